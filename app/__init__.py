@@ -1,0 +1,85 @@
+"""The application factory: settings → extensions → blueprints → errors → CLI."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import ROOT, Settings, flask_config
+from app.core import headers
+from app.core.db import install_sqlite_pragmas
+from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    settings = Settings.from_env()
+    if overrides:
+        settings = replace(settings, **{k: v for k, v in overrides.items() if hasattr(settings, k)})
+    settings = settings.resolved()
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=settings.instance_path,
+    )
+    app.config.update(flask_config(settings))
+    app.config.update({k: v for k, v in (overrides or {}).items() if k.isupper()})
+    app.extensions["vigil_settings"] = settings
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    _init_extensions(app, settings)
+    headers.init_app(app, https=settings.is_https)
+    _register_blueprints(app)
+
+    from app.core import error_handlers, jinja
+
+    error_handlers.init_app(app)
+    jinja.init_app(app)
+
+    from app.cli import register
+
+    register(app)
+    return app
+
+
+def _init_extensions(app: Flask, settings: Settings) -> None:
+    from app import models  # noqa: F401  (the whole schema, for create_all and Alembic)
+
+    db.init_app(app)
+    with app.app_context():
+        install_sqlite_pragmas(db.engine, settings.sqlite_busy_timeout_ms)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.login_view = "identity.login"
+    login_manager.login_message = "Sign in to continue."
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    from app.core import jobs
+
+    jobs.init_app(app, settings)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.admin.views import bp as admin_bp
+    from app.audit.api import api_bp as audit_api
+    from app.audit.views import bp as audit_bp
+    from app.core.api import api_bp
+    from app.core.health import bp as health_bp
+    from app.home.views import bp as home_bp
+    from app.identity import web_session
+    from app.identity.api import api_bp as identity_api
+    from app.identity.views import bp as identity_bp
+
+    web_session.init_app(app)
+    for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp):
+        app.register_blueprint(bp)
+    # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
+    for child in (identity_api, audit_api):
+        api_bp.register_blueprint(child)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer credentials, not cookies: no CSRF exposure

@@ -1,0 +1,169 @@
+"""The /api/v1 base: credential → actor and tenant, the envelope, cursor paging, rate limits."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import Blueprint, g, jsonify, request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from app.core import audit
+from app.core.actors import Actor, client_ip
+from app.core.crypto import token_digest
+from app.core.db import db
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed
+from app.core.tenancy import reset_request_tenant, set_request_tenant
+from app.extensions import limiter
+
+M = TypeVar("M", bound=BaseModel)
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+# Routes that answer without a credential (their own checks apply).
+PUBLIC_ENDPOINTS = {"api.openapi", "api.identity_api.create_token"}
+
+
+# --- envelope ------------------------------------------------------------------------------
+
+
+def envelope(data: Any = None, *, status: int = 200, error: dict | None = None, **meta):
+    meta = {"request_id": g.get("request_id"), **meta}
+    body = {"success": error is None, "data": data, "error": error, "meta": meta}
+    return jsonify(body), status
+
+
+def ok(data: Any = None, *, status: int = 200, **meta):
+    return envelope(data, status=status, **meta)
+
+
+def fail(status: int, code: str, message: str, details: dict | None = None):
+    return envelope(None, status=status, error={"code": code, "message": message, "details": details or {}})
+
+
+# --- request parsing -----------------------------------------------------------------------
+
+
+def parse_body(model: type[M]) -> M:
+    """Validate the JSON body against a pydantic model; field errors become a 422 envelope."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ValidationFailed({"_": ["Send a JSON object with Content-Type: application/json."]})
+    try:
+        return model.model_validate(payload)
+    except PydanticValidationError as exc:
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors():
+            fields.setdefault(".".join(str(p) for p in err["loc"]) or "_", []).append(err["msg"])
+        raise ValidationFailed(fields)
+
+
+def documented(*, body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+               paged: bool = False, tag: str | None = None) -> Callable:
+    """Attach what the OpenAPI generator cannot read from the route itself."""
+
+    def decorator(view: Callable) -> Callable:
+        view.openapi = {"body": body, "response": response, "paged": paged, "tag": tag}
+        return view
+
+    return decorator
+
+
+# --- cursor pagination ---------------------------------------------------------------------
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(value["k"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise ValidationFailed({"cursor": ["The cursor is not valid; use meta.next_cursor as given."]})
+
+
+def _encode_cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"k": key}).encode()).decode().rstrip("=")
+
+
+def page_limit() -> int:
+    raw = request.args.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationFailed({"limit": [f"Use a whole number from 1 to {MAX_LIMIT}."]})
+    return int(raw)
+
+
+def paginate(stmt: sa.Select, key_column, *, limit: int, cursor: str | None = None) -> tuple[list, str | None]:
+    """Keyset paging on a unique integer column, newest first: no OFFSET scans on big tables."""
+    if cursor:
+        stmt = stmt.where(key_column < _decode_cursor(cursor))
+    rows = list(db.session.scalars(stmt.order_by(key_column.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode_cursor(getattr(rows[-1], key_column.key)) if more and rows else None)
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def authenticate_request() -> Actor:
+    from app.identity.api_keys import KEY_PREFIX, authenticate_api_key
+    from app.identity.tokens import authenticate_token
+
+    credential = _bearer()
+    if credential is None:
+        raise Unauthorized("Send Authorization: Bearer <token or API key>.")
+    if credential.startswith(KEY_PREFIX):
+        return authenticate_api_key(credential, client_ip())
+    return authenticate_token(credential, client_ip())
+
+
+@api_bp.before_request
+def _load_actor():
+    g.api = True
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    actor = authenticate_request()
+    asked = request.headers.get("X-Tenant-ID")
+    if asked and asked not in (actor.tenant.public_id, actor.tenant.slug):
+        audit.record("api.tenant_mismatch", actor=actor, after={"asked": asked[:80]})
+        db.session.commit()
+        raise Forbidden("The credential is not valid for the tenant named in X-Tenant-ID.")
+    g.actor = actor
+    g.tenant_token = set_request_tenant(actor.tenant)
+    return None
+
+
+@api_bp.teardown_request
+def _reset_tenant(_exc):
+    token = g.pop("tenant_token", None)
+    if token is not None:
+        reset_request_tenant(token)
+
+
+def _rate_key() -> str:
+    credential = _bearer()
+    return f"cred:{token_digest(credential)}" if credential else f"ip:{client_ip()}"
+
+
+def _rate_limit() -> str:
+    from flask import current_app
+
+    settings = current_app.extensions["vigil_settings"]
+    credential = _bearer() or ""
+    return settings.api_key_rate if credential.startswith("vgl_") else settings.api_user_rate
+
+
+limiter.limit(_rate_limit, key_func=_rate_key)(api_bp)

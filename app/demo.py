@@ -1,0 +1,48 @@
+"""`vigil seed-demo`: tenant `acme` with one user per role, safe to run again."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.core.actors import system_actor
+from app.core.db import db
+from app.core.permissions import Role
+from app.core.tenancy import Tenant, tenant_context
+from app.identity.models import Membership, User
+from app.identity.services import add_member, create_tenant
+
+DEMO_PASSWORD = "vigil-demo-2026"  # noqa: S105 — printed on purpose: demo data only, never a real tenant
+DEMO_TENANTS = [("acme", "Acme Corp"), ("globex", "Globex Labs")]
+DEMO_USERS = [
+    ("admin@acme.test", "Ada Admin", Role.ADMIN),
+    ("analyst@acme.test", "Ana Lyst", Role.ANALYST),
+    ("responder@acme.test", "Rey Sponder", Role.RESPONDER),
+    ("compliance@acme.test", "Cora Compliance", Role.COMPLIANCE),
+    ("auditor@acme.test", "Audrey Auditor", Role.AUDITOR),
+]
+
+
+def _tenant(slug: str, name: str) -> Tenant:
+    return db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug)) or create_tenant(slug, name,
+                                                                                            actor_label="seed-demo")
+
+
+def _ensure_member(tenant: Tenant, email: str, name: str, role: Role) -> None:
+    with tenant_context(tenant):
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user and db.session.scalar(sa.select(Membership).where(Membership.user_id == user.id)):
+            return
+        add_member(actor=system_actor(tenant, "seed-demo"), email=email, name=name, role=role,
+                   password=None if user else DEMO_PASSWORD)
+
+
+def seed() -> list[str]:
+    acme = _tenant(*DEMO_TENANTS[0])
+    globex = _tenant(*DEMO_TENANTS[1])
+    for email, name, role in DEMO_USERS:
+        _ensure_member(acme, email, name, role)
+    # The admin also belongs to a second tenant, to show the tenant switcher.
+    _ensure_member(globex, "admin@acme.test", "Ada Admin", Role.ADMIN)
+    lines = [f"Demo tenant '{acme.slug}' ready. Sign in at the console with (password {DEMO_PASSWORD}):"]
+    lines += [f"  {role.value:<11} {email}" for email, _name, role in DEMO_USERS]
+    return lines

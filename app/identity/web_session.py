@@ -1,0 +1,53 @@
+"""Who the browser is: the server-side session → user → active membership in the chosen tenant."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from app.core.actors import client_ip
+from app.core.tenancy import reset_request_tenant, set_request_tenant
+from app.extensions import login_manager
+from app.identity.auth import active_memberships, load_session, member_actor
+from app.identity.models import User
+
+TENANT_KEY = "tenant"
+
+
+@login_manager.user_loader
+def _load_user(sid: str) -> User | None:
+    row = load_session(sid)
+    if row is None:
+        return None
+    row.user.login_sid = sid
+    return row.user
+
+
+def choose_membership(user: User, wanted: str | None):
+    memberships = active_memberships(user)
+    chosen = next((m for m in memberships if m.tenant.public_id == wanted), None)
+    return chosen or (memberships[0] if memberships else None), memberships
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _load_actor() -> None:
+        if request.path.startswith(("/api/", "/static/")) or request.endpoint in ("health.health",
+                                                                                  "health.ready"):
+            return
+        g.actor = None
+        if not current_user.is_authenticated:
+            return
+        membership, memberships = choose_membership(current_user, session.get(TENANT_KEY))
+        if membership is None:
+            return
+        session[TENANT_KEY] = membership.tenant.public_id
+        g.my_memberships = memberships
+        g.actor = member_actor(membership, client_ip())
+        g.web_tenant_token = set_request_tenant(membership.tenant)
+
+    @app.teardown_request
+    def _reset(_exc) -> None:
+        token = g.pop("web_tenant_token", None)
+        if token is not None:
+            reset_request_tenant(token)

@@ -1,0 +1,4 @@
+"""Import every model module so the metadata (and Alembic) sees the whole schema."""
+
+from app.core import audit, tenancy  # noqa: F401
+from app.identity import models as identity_models  # noqa: F401

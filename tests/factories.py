@@ -1,0 +1,36 @@
+"""Builders that set up state through the real services (rules are tested by calling services)."""
+
+from __future__ import annotations
+
+import itertools
+
+import sqlalchemy as sa
+
+from app.core.actors import system_actor
+from app.core.db import db
+from app.core.tenancy import Tenant, tenant_context
+from app.identity.api_keys import create_api_key
+from app.identity.models import Membership
+from app.identity.services import add_member, create_tenant
+
+PASSWORD = "correct-horse-battery-staple"
+_counter = itertools.count(1)
+
+
+def make_tenant(slug: str | None = None, name: str | None = None) -> Tenant:
+    n = next(_counter)
+    return create_tenant(slug or f"tenant-{n}", name or f"Tenant {n}", actor_label="test")
+
+
+def make_member(tenant: Tenant, *, role: str = "analyst", email: str | None = None,
+                password: str | None = PASSWORD, name: str = "") -> Membership:
+    email = email or f"{role}{next(_counter)}@{tenant.slug}.test"
+    with tenant_context(tenant):
+        membership = add_member(actor=system_actor(tenant, "test"), email=email, name=name, role=role,
+                                password=password)
+        return db.session.scalar(sa.select(Membership).where(Membership.id == membership.id))
+
+
+def make_api_key(tenant: Tenant, *, scopes: list[str], name: str = "test key", expires_at=None):
+    with tenant_context(tenant):
+        return create_api_key(actor=system_actor(tenant, "test"), name=name, scopes=scopes, expires_at=expires_at)
