@@ -6,6 +6,7 @@ migrations work. Set VIGIL_TEST_DATABASE_URL to run the same suite on PostgreSQL
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 
@@ -46,7 +47,24 @@ def app(tmp_path_factory):
     })
     with application.app_context():
         upgrade()
+    application.wsgi_app = _FreshContext(application.wsgi_app)
     return application
+
+
+class _FreshContext:
+    """Serve each test request in an empty contextvars context.
+
+    Tests hold an app context open (to call services directly); without this, Flask would
+    reuse it for requests, sharing `g` and the database session between requests, which a
+    real server never does.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        ctx = contextvars.Context()
+        return ctx.run(lambda: list(self.wsgi_app(environ, start_response)))
 
 
 def _empty_all_tables() -> None:
