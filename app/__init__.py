@@ -79,7 +79,10 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp):
         app.register_blueprint(bp)
     # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
+    # Nested once per process: a second create_app (tests, scripts) must not re-nest them.
+    nested = {child.name for child, _options in api_bp._blueprints}
     for child in (identity_api, audit_api):
-        api_bp.register_blueprint(child)
+        if child.name not in nested:
+            api_bp.register_blueprint(child)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer credentials, not cookies: no CSRF exposure

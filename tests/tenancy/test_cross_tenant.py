@@ -1,0 +1,62 @@
+"""The cross-tenant sweep: tenant B never reaches tenant A's objects, through HTML or the API."""
+
+from __future__ import annotations
+
+from app.core.permissions import SCOPES
+from tests import factories
+from tests.conftest import csrf_from
+
+# Routes whose argument is not an object id.
+NOT_OBJECT_ROUTES = {"identity.password_set", "identity.password_set_post", "static"}
+
+
+def _tenant_a_object_ids(tenant_a) -> list[str]:
+    member = factories.make_member(tenant_a, role="analyst")
+    key, _raw = factories.make_api_key(tenant_a, scopes=["users:read"])
+    return [member.public_id, member.user.public_id, key.public_id]
+
+
+def _object_rules(app, api: bool):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in NOT_OBJECT_ROUTES or not rule.arguments:
+            continue
+        if rule.rule.startswith("/api/") == api:
+            yield rule
+
+
+def _fill(rule, object_id: str) -> str:
+    path = rule.rule
+    for arg in rule.arguments:
+        for pattern in (f"<{arg}>", f"<string:{arg}>", f"<uuid:{arg}>"):
+            path = path.replace(pattern, object_id)
+    return path
+
+
+def test_html_routes_answer_404_for_another_tenants_objects(app, login_as, tenant_a, tenant_b):
+    ids = _tenant_a_object_ids(tenant_a)
+    client = login_as("admin", tenant=tenant_b)  # admin holds every permission: only tenancy can stop it
+    token = csrf_from(client.get("/account/security"))
+    checked = 0
+    for rule in _object_rules(app, api=False):
+        for object_id in ids:
+            path = _fill(rule, object_id)
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                res = (client.get(path, status="*") if method == "GET"
+                       else client.post(path, {"csrf_token": token}, status="*"))
+                assert res.status_int == 404, f"{method} {path} as tenant B: {res.status_int}"
+                checked += 1
+    assert checked >= 3, "the sweep found no object routes: is the url_map empty?"
+
+
+def test_api_routes_answer_404_for_another_tenants_objects(app, tenant_a, tenant_b):
+    ids = _tenant_a_object_ids(tenant_a)
+    _key, raw = factories.make_api_key(tenant_b, scopes=list(SCOPES))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {raw}"}
+    for rule in _object_rules(app, api=True):
+        for object_id in ids:
+            path = _fill(rule, object_id)
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                res = client.open(path, method=method, headers=headers, json={})
+                assert res.status_code == 404, f"{method} {path} as tenant B: {res.status_code}"
+                assert res.json["error"]["code"] == "not_found"

@@ -1,0 +1,102 @@
+"""Every role sees exactly its permitted pages; every route declares who may use it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from app.core.permissions import ROLE_PERMISSIONS, Role
+from tests.conftest import csrf_from
+
+# Routes anyone may open (sign-in flow, health, static assets, password links). Keep this short.
+PUBLIC = {
+    "static", "health.health", "health.ready", "home.index", "identity.login", "identity.login_post",
+    "identity.login_code", "identity.login_code_post", "identity.password_set", "identity.password_set_post",
+    "identity.logout",
+}
+# Routes for any signed-in member, whatever the role (their own account).
+ANY_MEMBER = {
+    "identity.switch_tenant", "identity.account_security", "identity.mfa_enrol", "identity.mfa_enrol_post",
+    "identity.recovery_codes_post",
+}
+
+# The pages people navigate to, and who may see them: written out, so a change to the role
+# map that opens or closes a page fails here.
+EXPECTED_PAGES = {
+    "/dashboard": set(Role),
+    "/admin/members": {Role.ADMIN, Role.AUDITOR},
+    "/admin/api-keys": {Role.ADMIN},
+    "/audit/": {Role.ADMIN, Role.AUDITOR},
+}
+
+
+def _permission(view) -> str | None:
+    while view is not None:
+        if hasattr(view, "required_permission"):
+            return view.required_permission
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def _html_rules(app):
+    return [r for r in app.url_map.iter_rules() if not r.rule.startswith(("/api/", "/static"))]
+
+
+def test_every_html_route_declares_a_permission_or_is_listed_public(app):
+    undeclared = [
+        r.endpoint for r in _html_rules(app)
+        if r.endpoint not in PUBLIC | ANY_MEMBER and _permission(app.view_functions[r.endpoint]) is None
+    ]
+    assert undeclared == []
+
+
+def test_every_api_route_declares_a_permission_or_is_public(app):
+    from app.core.api import PUBLIC_ENDPOINTS
+
+    undeclared = [
+        r.endpoint for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/v1") and r.endpoint not in PUBLIC_ENDPOINTS
+        and r.endpoint != "api.identity_api.users_me"  # every credential may read itself
+        and _permission(app.view_functions[r.endpoint]) is None
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_pages_by_role(login_as, role):
+    client = login_as(role.value)
+    for path, allowed in EXPECTED_PAGES.items():
+        res = client.get(path, status="*")
+        expected = 200 if role in allowed else 403
+        assert res.status_int == expected, f"{role} {path}: {res.status_int}"
+        if expected == 403:
+            assert "Not allowed" in res.text and role.value in res.text
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_route_answers_by_the_role_map(app, login_as, role):
+    """Sweep all HTML routes: a permission the role lacks is a 403, one it holds is never a 403."""
+    client = login_as(role.value)
+    token = csrf_from(client.get("/account/security"))
+    granted = ROLE_PERMISSIONS[role]
+    for rule in _html_rules(app):
+        permission = _permission(app.view_functions[rule.endpoint])
+        if permission is None:
+            continue
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<{arg}>", str(uuid.uuid4()))
+            for conv in ("string", "int", "path", "uuid"):
+                path = path.replace(f"<{conv}:{arg}>", str(uuid.uuid4()))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET":
+                res = client.get(path, status="*")
+            else:
+                res = client.post(path, {"csrf_token": token}, status="*")
+            where = f"{role} {method} {path} ({permission})"
+            assert res.status_int != 500, where
+            if permission in granted:
+                assert res.status_int != 403, where
+            else:
+                assert res.status_int == 403, where
