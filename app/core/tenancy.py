@@ -32,6 +32,10 @@ class Tenant(Base):
     created_at: Mapped[datetime] = created_at_column()
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    @property
+    def audit_label(self) -> str:
+        return f"{self.name} ({self.slug})"
+
     def __repr__(self) -> str:
         return f"<Tenant {self.slug}>"
 
