@@ -34,7 +34,12 @@ lint: install-test
 	$(BIN)/ruff check .
 
 bench: install-test
-	$(BIN)/python bench/bench_requests.py
+	$(BIN)/python bench/bench_requests.py $(BENCH_ARGS)
+
+# PNGs of the main pages at 1280 and 390 px (needs Debian's chromium); SCREENSHOTS_DIR to change where.
+SCREENSHOTS_DIR ?= test-artifacts/screenshots
+screenshots: install-test
+	$(BIN)/python scripts/screenshots.py $(SCREENSHOTS_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
