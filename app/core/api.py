@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.core import audit
 from app.core.actors import Actor, client_ip
@@ -53,10 +54,13 @@ def fail(status: int, code: str, message: str, details: dict | None = None):
 
 
 def parse_body(model: type[M]) -> M:
-    """Validate the JSON body against a pydantic model; field errors become a 422 envelope."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ValidationFailed({"_": ["Send a JSON object with Content-Type: application/json."]})
+    """Validate the JSON body against a pydantic model: 415 if not JSON, 400 if unparseable, 422 per field."""
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
+    try:
+        payload = request.get_json()
+    except BadRequest:
+        raise BadRequest("The request body is not valid JSON.")
     try:
         return model.model_validate(payload)
     except PydanticValidationError as exc:
@@ -67,11 +71,18 @@ def parse_body(model: type[M]) -> M:
 
 
 def documented(*, body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-               paged: bool = False, tag: str | None = None) -> Callable:
-    """Attach what the OpenAPI generator cannot read from the route itself."""
+               paged: bool = False, tag: str | None = None, errors: tuple[int, ...] = (),
+               enveloped: bool = True) -> Callable:
+    """Attach what the OpenAPI generator cannot read from the route itself.
+
+    `response` is the model of `data` (of each item when `paged`); `errors` adds error statuses the
+    generator cannot infer (a 409 from a service, a public route that still answers 401);
+    `enveloped=False` marks the rare route whose success body is not the envelope.
+    """
 
     def decorator(view: Callable) -> Callable:
-        view.openapi = {"body": body, "response": response, "paged": paged, "tag": tag}
+        view.openapi = {"body": body, "response": response, "paged": paged, "tag": tag, "errors": errors,
+                        "enveloped": enveloped}
         return view
 
     return decorator
@@ -153,17 +164,45 @@ def _reset_tenant(_exc):
         reset_request_tenant(token)
 
 
+@api_bp.get("/openapi.json")
+@documented(tag="meta", enveloped=False)
+def openapi():
+    """This document: OpenAPI 3.1, generated from the routes that exist.
+
+    The one success answer that is not the envelope: tools read the document as it is.
+    """
+    from app.core.openapi import build_openapi
+
+    # Built once per app: routes cannot be added after the first request.
+    spec = current_app.extensions.get("vigil_openapi")
+    if spec is None:
+        spec = current_app.extensions["vigil_openapi"] = build_openapi(
+            current_app, prefix=api_bp.url_prefix, public_endpoints=PUBLIC_ENDPOINTS)
+    return jsonify(spec)
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+
 def _rate_key() -> str:
+    """One bucket per member (not per token: minting tokens must not buy requests), per API key, or per IP."""
+    from app.identity.tokens import token_subject
+
     credential = _bearer()
-    return f"cred:{token_digest(credential)}" if credential else f"ip:{client_ip()}"
+    if not credential:
+        return f"ip:{client_ip()}"
+    subject = token_subject(credential)
+    return f"user:{subject}" if subject else f"cred:{token_digest(credential)}"
 
 
 def _rate_limit() -> str:
-    from flask import current_app
+    from app.identity.api_keys import KEY_PREFIX
 
     settings = current_app.extensions["vigil_settings"]
     credential = _bearer() or ""
-    return settings.api_key_rate if credential.startswith("vgl_") else settings.api_user_rate
+    return settings.api_key_rate if credential.startswith(KEY_PREFIX) else settings.api_user_rate
 
 
-limiter.limit(_rate_limit, key_func=_rate_key)(api_bp)
+# A shared limit: one bucket across every route of the API, nested domain blueprints included
+# (a plain blueprint limit would count each endpoint separately).
+limiter.shared_limit(_rate_limit, scope="api", key_func=_rate_key)(api_bp)

@@ -44,14 +44,42 @@ def issue_token(email: str, password: str, tenant_slug: str, ip: str | None = No
     return token, lifetime
 
 
-def authenticate_token(token: str, ip: str | None = None) -> Actor:
+def _decode(token: str) -> dict:
+    return jwt.decode(token, current_app.config["SECRET_KEY"], algorithms=[ALGORITHM], audience=AUDIENCE,
+                      options={"require": ["exp", "iat", "sub", "tid"]})
+
+
+def _claims(token: str) -> dict:
+    """Verify the token; each way it can be wrong gets its own message."""
     try:
-        claims = jwt.decode(token, current_app.config["SECRET_KEY"], algorithms=[ALGORITHM], audience=AUDIENCE,
-                            options={"require": ["exp", "sub", "tid"]})
+        claims = _decode(token)
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("The token has expired; request a new one.")
+        raise Unauthorized("The token has expired; request a new one from POST /api/v1/auth/token.")
+    except jwt.InvalidSignatureError:
+        raise Unauthorized("The token's signature is not valid.")
+    except jwt.DecodeError:
+        raise Unauthorized("The token is malformed: it is neither a Vigil JWT nor an API key.")
+    except jwt.InvalidAudienceError:
+        raise Unauthorized("The token was not issued for this API.")
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized(f"The token lacks the “{exc.claim}” claim.")
     except jwt.InvalidTokenError:
-        raise Unauthorized("The token is malformed or its signature is not valid.")
+        raise Unauthorized("The token is not valid.")
+    if claims.get("typ") != "access":
+        raise Unauthorized("The token is not an access token.")
+    return claims
+
+
+def token_subject(token: str) -> str | None:
+    """The user id of a valid token, else None (rate limiting keys on it before authentication)."""
+    try:
+        return str(_decode(token)["sub"])
+    except jwt.InvalidTokenError:
+        return None
+
+
+def authenticate_token(token: str, ip: str | None = None) -> Actor:
+    claims = _claims(token)
     membership = db.session.scalar(
         sa.select(Membership).join(User).join(Tenant, Membership.tenant_id == Tenant.id)
         .where(User.public_id == claims["sub"], Tenant.public_id == claims["tid"], Membership.is_active,
