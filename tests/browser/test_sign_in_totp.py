@@ -89,7 +89,8 @@ def test_pages_load_with_htmx_and_nothing_blocked_by_the_csp(page, live_server, 
         statuses[path] = response.status
         assert page.evaluate("typeof window.htmx") == "object", f"htmx did not load on {path}"
         assert page.evaluate("document.documentElement.classList.contains('js')"), f"app.js did not run on {path}"
-    assert all(status == 200 for status in statuses.values()), statuses
+    failing = {path: status for path, status in statuses.items() if status != 200}
+    assert not failing, f"pages that did not answer 200: {failing}"
 
     blocked = [m for m in page.console_messages if "Content Security Policy" in m]
     assert blocked == [], "\n".join(blocked)
