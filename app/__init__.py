@@ -30,8 +30,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["vigil_settings"] = settings
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
+    headers.init_app(app, https=settings.is_https)  # first: request ids exist for every later hook
     _init_extensions(app, settings)
-    headers.init_app(app, https=settings.is_https)
     _register_blueprints(app)
 
     from app.core import error_handlers, jinja
@@ -85,4 +85,8 @@ def _register_blueprints(app: Flask) -> None:
         if child.name not in nested:
             api_bp.register_blueprint(child)
     app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # bearer credentials, not cookies: no CSRF exposure
+    # Bearer credentials, not cookies: no CSRF exposure. Flask-WTF matches request.blueprint
+    # ("api.identity_api") exactly, so every nested API blueprint is exempted by name.
+    for name, blueprint in app.blueprints.items():
+        if name == api_bp.name or name.startswith(api_bp.name + "."):
+            csrf.exempt(blueprint)

@@ -76,6 +76,8 @@ def authenticate_api_key(raw: str, ip: str | None = None) -> Actor:
         raise Unauthorized("The API key is not valid.")
     tenant = db.session.get(Tenant, key.tenant_id)
     now = utcnow()
+    if tenant.deactivated_at is not None:
+        raise Unauthorized("The API key's tenant is deactivated.")
     if not key.is_usable(now):
         reason = "revoked" if key.revoked_at else "expired"
         audit.record("apikey.rejected", actor=None, tenant=tenant, actor_label=f"api key {key.name}",

@@ -8,28 +8,12 @@ import sqlalchemy as sa
 from app import create_app
 from app.core.audit import AuditRecord
 from app.core.db import db
-from app.extensions import csrf
 from tests import factories
 from tests.conftest import _FreshContext
 
 
 @pytest.fixture
-def api_csrf_workaround(app):
-    """Exempt the nested API blueprints from CSRF for one test.
-
-    Workaround: app/__init__.py exempts only the parent `api` blueprint, and Flask-WTF compares
-    request.blueprint ("api.identity_api") exactly, so nested API POSTs would get a 400.
-    test_auth.py::test_token_exchange_needs_no_csrf_token shows the real behaviour.
-    """
-    nested = [bp for name, bp in app.blueprints.items() if name.startswith("api.")]
-    added = [bp for bp in nested if bp not in csrf._exempt_blueprints]
-    csrf._exempt_blueprints.update(added)
-    yield
-    csrf._exempt_blueprints.difference_update(added)
-
-
-@pytest.fixture
-def client(app, api_csrf_workaround):
+def client(app):
     return app.test_client()
 
 

@@ -34,10 +34,7 @@ def _jwt(app, membership, **claims) -> str:
 # --- token exchange ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="app/__init__.py exempts only the parent api blueprint from CSRF; "
-                                      "Flask-WTF does not extend it to nested children (see the report)")
 def test_token_exchange_needs_no_csrf_token(app, tenant_a):
-    # No workaround fixture here: this is the application as configured.
     member = factories.make_member(tenant_a)
     res = _token_request(app.test_client(), member.user.email, "tenant-a")
     assert res.status_code == 200, res.json

@@ -91,7 +91,7 @@ def test_405_wrong_method_lists_allowed(client, reader_key):
     assert "DELETE" in error["message"]
 
 
-def test_413_body_over_max_content_length(make_app, api_csrf_workaround, tenant_a):
+def test_413_body_over_max_content_length(make_app, tenant_a):
     small = make_app({"MAX_CONTENT_LENGTH": 1024})
     res = small.test_client().post("/api/v1/auth/token",
                                    json={"email": "a@b.c", "password": "p" * 2048, "tenant": "tenant-a"})

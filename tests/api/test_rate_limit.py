@@ -11,7 +11,7 @@ from tests.api.conftest import assert_error, bearer, get_token
 
 
 @pytest.fixture
-def limited(make_app, api_csrf_workaround):
+def limited(make_app):
     """An app allowing 3 requests a minute per member token and 5 per API key."""
     return make_app({"api_user_rate": "3 per minute", "api_key_rate": "5 per minute"})
 
