@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -265,3 +266,32 @@ def _use_password_token(token: PasswordSetToken, password: str, confirm: str) ->
     audit.record("password.set", actor=None, tenant=db.session.get(Tenant, token.tenant_id),
                  actor_label=user.email, target=user, after={"via": "one-time link"})
     return user
+
+
+@dataclass(frozen=True)
+class PasswordLink:
+    """A freshly issued one-time link: the raw token (never stored) and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+@atomic
+def new_password_link(membership: Membership, *, actor: Actor) -> PasswordLink:
+    """Issue a one-time password-set link and say when it expires, for the page that shows it once."""
+    raw = issue_password_link(membership, actor=actor)
+    row = db.session.scalar(sa.select(PasswordSetToken).where(PasswordSetToken.token_hash == token_digest(raw)))
+    return PasswordLink(token=raw, expires_at=row.expires_at)
+
+
+@atomic
+def invite_member(*, actor: Actor, email: str, name: str = "", role: str) -> tuple[Membership, PasswordLink | None]:
+    """Add a member and issue their password-set link; a person who already has a password keeps it.
+
+    The user is global: a link for someone who already signs in (to another tenant) would let
+    this tenant's admins replace a password they do not own, so no link is issued then.
+    """
+    membership = add_member(actor=actor, email=email, name=name, role=role)
+    if membership.user.password_hash is not None:
+        return membership, None
+    return membership, new_password_link(membership, actor=actor)
