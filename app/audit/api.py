@@ -11,13 +11,8 @@ from app.audit import queries, services
 from app.core.api import documented, ok, page_limit, paginate
 from app.core.audit import AuditRecord
 from app.core.permissions import require
-from app.extensions import csrf
 
 api_bp = Blueprint("audit_api", __name__)
-# Bearer credentials, not cookies: no CSRF exposure. app/__init__.py exempts the parent `api`
-# blueprint, but Flask-WTF checks only the innermost blueprint of a nested route, so the POST
-# below would ask for a CSRF token without this.
-csrf.exempt(api_bp)
 
 
 class AuditActorOut(BaseModel):

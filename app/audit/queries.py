@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -45,15 +44,6 @@ class AuditFilter:
     def args(self) -> dict[str, str]:
         """The non-empty filter values, for links (next page, CSV export) and the export's audit record."""
         return {k: v for k, v in self.raw.items() if v}
-
-
-def viewer_zone(actor) -> tzinfo:
-    """The zone times are typed in: the signed-in user's, UTC for API keys (as `localtime` shows them)."""
-    name = getattr(getattr(actor, "user", None), "timezone", None) or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def parse_filter(args: Mapping[str, str], *, zone: tzinfo = UTC) -> AuditFilter:

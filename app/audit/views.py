@@ -32,7 +32,7 @@ def _log_context(args) -> tuple[dict, int]:
            "next_cursor": None, "errors": {}, "cursor": args.get("cursor") or None,
            "raw": {name: (args.get(name) or "").strip() for name in queries.FILTER_FIELDS}, "args": {}}
     try:
-        flt = queries.parse_filter(args, zone=queries.viewer_zone(actor))
+        flt = queries.parse_filter(args, zone=actor.zone)
         ctx["rows"], ctx["next_cursor"] = paginate(queries.filtered_records(actor.tenant, flt), AuditRecord.seq,
                                                    limit=queries.PAGE_SIZE, cursor=ctx["cursor"])
     except ValidationFailed as exc:
@@ -62,7 +62,7 @@ def audit_rows():
 def export_csv():
     actor = current_actor()
     try:
-        flt = queries.parse_filter(request.args, zone=queries.viewer_zone(actor))
+        flt = queries.parse_filter(request.args, zone=actor.zone)
     except ValidationFailed:
         return audit_log()  # the page with the messages, 422
     upto = services.record_export(actor=actor, filters=flt.args)

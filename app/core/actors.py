@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import g, has_request_context, request
 
@@ -28,6 +30,18 @@ class Actor:
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone times are shown and typed in: the user's own, UTC for API keys and the system."""
+        return zone_named(getattr(self.user, "timezone", None))
+
+
+def zone_named(name: str | None) -> tzinfo:
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def system_actor(tenant, label: str = "system") -> Actor:

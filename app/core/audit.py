@@ -149,6 +149,9 @@ def verify(tenant) -> VerifyResult:
     for rec in db.session.scalars(stmt.execution_options(yield_per=500)):
         if rec.seq != expected_seq:
             return VerifyResult(False, checked, expected_seq, f"record #{expected_seq} is missing")
+        if rec.tenant_id != tenant.id:
+            # tenant_id is not hashed (the chain name is): a moved row would vanish from its tenant's views.
+            return VerifyResult(False, checked, rec.seq, f"record #{rec.seq} was moved to another tenant")
         if rec.prev_hash != prev_hash:
             return VerifyResult(False, checked, rec.seq, f"record #{rec.seq} does not link to #{rec.seq - 1}")
         if rec.compute_hash() != rec.hash:

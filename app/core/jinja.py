@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
 
 from flask import Flask, g
 from jinja2 import StrictUndefined
@@ -16,12 +15,7 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return "—"
     actor = current_actor()
-    zone_name = getattr(getattr(actor, "user", None), "timezone", None) or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except ZoneInfoNotFoundError:
-        zone = ZoneInfo("UTC")
-    local = value.astimezone(zone)
+    local = value.astimezone(actor.zone if actor else UTC)
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 

@@ -136,6 +136,15 @@ def test_deleting_a_middle_record_reports_it_missing(tenant_a):
     assert result.reason == f"record #{seq} is missing"
 
 
+def test_moving_a_record_to_another_tenant_names_that_record(tenant_a, tenant_b):
+    chain = _with_actions(tenant_a)
+    victim = chain[1]
+    _raw_update(victim.id, "tenant_id", tenant_b.id)
+    result = audit.verify(tenant_a)
+    assert (result.ok, result.broken_seq) == (False, victim.seq)
+    assert "moved to another tenant" in result.reason
+
+
 def test_deleting_the_last_record_is_found_by_the_chain_head(tenant_a):
     chain = _with_actions(tenant_a)
     last_id, seq = chain[-1].id, chain[-1].seq
