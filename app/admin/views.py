@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, url_for
 from flask_wtf import FlaskForm
 
@@ -13,7 +11,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, DomainError, ValidationFailed
 from app.core.permissions import require
 from app.core.tenancy import get_or_404
-from app.core.ui import render, respond_changed
+from app.core.ui import render, respond_changed, respond_refused
 from app.identity import api_keys as keys
 from app.identity import services
 from app.identity.models import ApiKey, Membership
@@ -32,13 +30,6 @@ def _failure(exc: DomainError, form: FlaskForm | None = None) -> dict:
             "field_errors": fields}
 
 
-def _refused(exc: DomainError, page: str, fragment: str, **ctx):
-    """A refused row action: the page with the reason (and the right status); HTMX gets the row and a flash."""
-    response = render(page, fragment, status=exc.status, error=exc.message, **ctx)
-    response.headers["HX-Trigger"] = json.dumps({"flash": {"message": exc.message, "category": "error"}})
-    return response
-
-
 # --- members -------------------------------------------------------------------------------
 
 
@@ -48,7 +39,7 @@ def _member_changed(message: str, membership: Membership):
 
 
 def _member_refused(exc: DomainError, membership: Membership, page: str = "admin/members.html"):
-    return _refused(exc, page, MEMBER_ROW, m=membership, members=services.list_members(), roles=ROLE_CHOICES)
+    return respond_refused(exc, page, MEMBER_ROW, m=membership, members=services.list_members(), roles=ROLE_CHOICES)
 
 
 @bp.get("/members")
@@ -194,7 +185,7 @@ def api_key_revoke_post(public_id: str):
     try:
         keys.revoke_api_key(key, actor=current_actor())
     except Conflict as exc:
-        return _refused(exc, "admin/api_key_revoke.html", KEY_ROW, k=key, now=utcnow())
+        return respond_refused(exc, "admin/api_key_revoke.html", KEY_ROW, k=key, now=utcnow())
     return respond_changed(f"The key “{key.name}” is revoked; clients using it now get 401.",
                            redirect_to=url_for("admin.api_keys"), fragment=KEY_ROW, event="api-key-revoked",
                            k=key, now=utcnow())

@@ -49,5 +49,12 @@ def respond_changed(
     return response
 
 
+def respond_refused(exc, page: str, fragment: str | None = None, **ctx) -> ResponseReturnValue:
+    """A refused change: the page with the reason and the error's status; HTMX gets the fragment and a flash."""
+    response = render(page, fragment, status=exc.status, error=exc.message, **ctx)
+    response.headers["HX-Trigger"] = json.dumps({"flash": {"message": exc.message, "category": "error"}})
+    return response
+
+
 def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"

@@ -19,7 +19,7 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.permissions import Role, authorize
 from app.core.tenancy import Tenant, tenant_context
 from app.identity import totp
-from app.identity.auth import normalise_email, revoke_user_sessions
+from app.identity.auth import active_memberships, normalise_email, revoke_user_sessions
 from app.identity.models import Membership, PasswordSetToken, RecoveryCode, User
 from app.identity.passwords import hash_password, password_problems
 
@@ -91,7 +91,7 @@ def add_member(*, actor: Actor, email: str, name: str = "", role: str, password:
 
 
 def _last_admin_guard(membership: Membership, *, losing_admin: bool) -> None:
-    if not losing_admin or membership.role != Role.ADMIN:
+    if not losing_admin or membership.role != Role.ADMIN or not membership.is_active:
         return
     admins = db.session.scalar(
         sa.select(sa.func.count()).select_from(Membership).where(Membership.role == Role.ADMIN, Membership.is_active)
@@ -125,11 +125,30 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> 
         if actor.user is not None and membership.user_id == actor.user.id:
             raise Conflict("You cannot deactivate yourself.")
         _last_admin_guard(membership, losing_admin=True)
-        revoke_user_sessions(membership.user)
+        if not _other_memberships(membership):
+            # Sessions are per person, not per tenant: end them only when no tenant is left.
+            # Access to this tenant stops at once either way (memberships are read per request).
+            revoke_user_sessions(membership.user)
     membership.is_active = active
     audit.record("member.reactivated" if active else "member.deactivated", actor=actor, target=membership,
                  before={"active": not active}, after={"active": active})
     return membership
+
+
+def _other_memberships(membership: Membership) -> list[Membership]:
+    return [m for m in active_memberships(membership.user) if m.tenant_id != membership.tenant_id]
+
+
+def _guard_shared_credentials(membership: Membership, actor: Actor) -> None:
+    """Users are global: one tenant's admin may not replace credentials another tenant relies on."""
+    others = _other_memberships(membership)
+    if not others or actor.user is None:
+        return  # the CLI and system jobs act for the operator of every tenant
+    admin_of = {m.tenant_id for m in active_memberships(actor.user) if m.role == Role.ADMIN}
+    foreign = [m.tenant.name for m in others if m.tenant_id not in admin_of]
+    if foreign:
+        raise Conflict(f"{membership.user.email} also signs in to {', '.join(sorted(foreign))}; "
+                       "only an admin of every workspace they belong to can reset their credentials.")
 
 
 def list_members() -> list[Membership]:
@@ -202,6 +221,7 @@ def reset_member_mfa(membership: Membership, *, actor: Actor) -> None:
     authorize(actor, "member:write")
     if not membership.user.has_mfa:
         raise Conflict(f"{membership.user.email} has no authenticator to reset.")
+    _guard_shared_credentials(membership, actor)
     _clear_mfa(membership.user)
     revoke_user_sessions(membership.user)
     audit.record("mfa.reset", actor=actor, target=membership.user, before={"mfa": True}, after={"mfa": False})
@@ -216,6 +236,7 @@ def issue_password_link(membership: Membership, *, actor: Actor) -> str:
     authorize(actor, "member:write")
     if not membership.is_active:
         raise Conflict("Reactivate the member before issuing a password link.")
+    _guard_shared_credentials(membership, actor)
     now = utcnow()
     for old in db.session.scalars(
         sa.select(PasswordSetToken).where(PasswordSetToken.user_id == membership.user_id,

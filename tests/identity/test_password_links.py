@@ -67,3 +67,18 @@ def test_password_rules(tenant_a):
     with pytest.raises(ValidationFailed) as exc:
         services.set_password_with_link(raw, member.user.email, member.user.email)
     assert "cannot be your email" in str(exc.value.field_errors)
+
+
+def test_an_admin_of_one_tenant_cannot_reset_credentials_shared_with_another(tenant_a, tenant_b):
+    from app.core.errors import Conflict
+    from app.identity.auth import member_actor
+
+    shared = factories.make_member(tenant_a, role="analyst", email="shared@example.test")
+    factories.make_member(tenant_b, role="analyst", email="shared@example.test")
+    admin_a = factories.make_member(tenant_a, role="admin")
+    with tenant_context(tenant_a), pytest.raises(Conflict, match="also signs in to Tenant B"):
+        services.issue_password_link(shared, actor=member_actor(admin_a))
+    # An admin of both tenants may.
+    factories.make_member(tenant_b, role="admin", email=admin_a.user.email)
+    with tenant_context(tenant_a):
+        assert services.issue_password_link(shared, actor=member_actor(admin_a))
