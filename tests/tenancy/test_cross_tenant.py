@@ -60,3 +60,20 @@ def test_api_routes_answer_404_for_another_tenants_objects(app, tenant_a, tenant
                 res = client.open(path, method=method, headers=headers, json={})
                 assert res.status_code == 404, f"{method} {path} as tenant B: {res.status_code}"
                 assert res.json["error"]["code"] == "not_found"
+
+
+def test_the_same_routes_answer_for_the_owning_tenant(app, login_as, tenant_a):
+    """The control for the sweeps above: their 404s come from tenancy, not from wrong URLs."""
+    ids = _tenant_a_object_ids(tenant_a)
+    client = login_as("admin", tenant=tenant_a)
+    for rule in _object_rules(app, api=False):
+        if "GET" not in rule.methods:
+            continue
+        statuses = {client.get(_fill(rule, object_id), status="*").status_int for object_id in ids}
+        assert 200 in statuses, f"GET {rule.rule} never answered 200 for tenant A's own objects: {statuses}"
+    _key, raw = factories.make_api_key(tenant_a, scopes=["users:read"])
+    api = app.test_client()
+    for rule in _object_rules(app, api=True):
+        statuses = {api.get(_fill(rule, object_id), headers={"Authorization": f"Bearer {raw}"}).status_code
+                    for object_id in ids}
+        assert 200 in statuses, f"GET {rule.rule}: {statuses}"
