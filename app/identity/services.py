@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from app.core import audit
-from app.core.actors import Actor
+from app.core.actors import Actor, system_actor
 from app.core.crypto import decrypt, encrypt, keyed_digest, token_digest
 from app.core.db import atomic, db, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
@@ -56,7 +56,7 @@ def create_tenant(slug: str, name: str, *, actor_label: str = "cli") -> Tenant:
     tenant = Tenant(slug=slug, name=name.strip())
     db.session.add(tenant)
     db.session.flush()
-    audit.record("tenant.created", actor=None, tenant=tenant, actor_label=actor_label, target=tenant,
+    audit.record("tenant.created", actor=system_actor(tenant, actor_label), target=tenant,
                  after={"slug": slug, "name": tenant.name})
     return tenant
 
