@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from pydantic import BaseModel
 
-from app.core.permissions import PERMISSIONS, ROLE_PERMISSIONS, SCOPES
+from app.core.permissions import PERMISSIONS, ROLE_PERMISSIONS, SCOPES, required_permission
 
 OPENAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{model}"
@@ -125,7 +125,7 @@ def _path_and_parameters(rule: str) -> tuple[str, list[dict]]:
 def _operation(view: Callable, endpoint: str, method: str, several_methods: bool, path_parameters: list[dict],
                *, public: bool, schemas: dict) -> dict[str, Any]:
     docs = _unwrapped_attr(view, "openapi") or {}
-    permission = _unwrapped_attr(view, "required_permission")
+    permission = required_permission(view)
     summary, description = _docstring(view)
     operation_id = endpoint.removeprefix("api.").replace(".", "_")
     operation: dict[str, Any] = {

@@ -110,3 +110,12 @@ def require(permission: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def required_permission(view: Callable) -> str | None:
+    """The permission a route declared with @require, looking through other decorators' wrappers."""
+    while view is not None:
+        if hasattr(view, "required_permission"):
+            return view.required_permission
+        view = getattr(view, "__wrapped__", None)
+    return None

@@ -10,7 +10,7 @@ from flask import Blueprint
 from openapi_spec_validator import validate
 
 from app.core.api import PUBLIC_ENDPOINTS, documented
-from app.core.permissions import SCOPES, require
+from app.core.permissions import SCOPES, require, required_permission
 from tests import factories
 from tests.api.conftest import bearer, get_token
 
@@ -38,13 +38,6 @@ def _api_rules(app):
 def _openapi_path(rule) -> str:
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
 
-
-def _permission(view):
-    while view is not None:
-        if hasattr(view, "required_permission"):
-            return view.required_permission
-        view = getattr(view, "__wrapped__", None)
-    return None
 
 
 def test_document_is_valid_openapi_3_1(spec):
@@ -91,7 +84,7 @@ def test_security_follows_required_permission_and_scopes(app, spec):
     rules = {_openapi_path(r): r for r in _api_rules(app)}
     for path, _method, op in _operations(spec):
         endpoint = rules[path].endpoint
-        permission = _permission(app.view_functions[endpoint])
+        permission = required_permission(app.view_functions[endpoint])
         if endpoint in PUBLIC_ENDPOINTS:
             assert op["security"] == [], path
             assert "401" not in op["responses"] or endpoint == "api.identity_api.create_token"

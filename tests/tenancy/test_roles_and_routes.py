@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from app.core.permissions import ROLE_PERMISSIONS, Role
+from app.core.permissions import ROLE_PERMISSIONS, Role, required_permission
 from tests.conftest import csrf_from
 
 # Routes anyone may open (sign-in flow, health, static assets, password links). Keep this short.
@@ -31,13 +31,6 @@ EXPECTED_PAGES = {
 }
 
 
-def _permission(view) -> str | None:
-    while view is not None:
-        if hasattr(view, "required_permission"):
-            return view.required_permission
-        view = getattr(view, "__wrapped__", None)
-    return None
-
 
 def _html_rules(app):
     return [r for r in app.url_map.iter_rules() if not r.rule.startswith(("/api/", "/static"))]
@@ -46,7 +39,7 @@ def _html_rules(app):
 def test_every_html_route_declares_a_permission_or_is_listed_public(app):
     undeclared = [
         r.endpoint for r in _html_rules(app)
-        if r.endpoint not in PUBLIC | ANY_MEMBER and _permission(app.view_functions[r.endpoint]) is None
+        if r.endpoint not in PUBLIC | ANY_MEMBER and required_permission(app.view_functions[r.endpoint]) is None
     ]
     assert undeclared == []
 
@@ -58,7 +51,7 @@ def test_every_api_route_declares_a_permission_or_is_public(app):
         r.endpoint for r in app.url_map.iter_rules()
         if r.rule.startswith("/api/v1") and r.endpoint not in PUBLIC_ENDPOINTS
         and r.endpoint != "api.identity_api.users_me"  # every credential may read itself
-        and _permission(app.view_functions[r.endpoint]) is None
+        and required_permission(app.view_functions[r.endpoint]) is None
     ]
     assert undeclared == []
 
@@ -81,7 +74,7 @@ def test_every_route_answers_by_the_role_map(app, login_as, role):
     token = csrf_from(client.get("/account/security"))
     granted = ROLE_PERMISSIONS[role]
     for rule in _html_rules(app):
-        permission = _permission(app.view_functions[rule.endpoint])
+        permission = required_permission(app.view_functions[rule.endpoint])
         if permission is None:
             continue
         path = rule.rule
