@@ -34,3 +34,12 @@ def make_member(tenant: Tenant, *, role: str = "analyst", email: str | None = No
 def make_api_key(tenant: Tenant, *, scopes: list[str], name: str = "test key", expires_at=None):
     with tenant_context(tenant):
         return create_api_key(actor=system_actor(tenant, "test"), name=name, scopes=scopes, expires_at=expires_at)
+
+
+def make_alert(tenant: Tenant, **overrides):
+    """An alert created through the service, in our own JSON (title, severity, source, observables...)."""
+    from app.soc.services import create_alert
+
+    data = {"title": f"Suspicious activity {next(_counter)}", "severity": "medium", "source": "EDR", **overrides}
+    with tenant_context(tenant):
+        return create_alert(actor=system_actor(tenant, "test"), data=data)

@@ -1,0 +1,1 @@
+"""Security operations: alerts (ingest, deduplication, triage); cases come later."""
