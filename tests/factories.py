@@ -43,3 +43,12 @@ def make_alert(tenant: Tenant, **overrides):
     data = {"title": f"Suspicious activity {next(_counter)}", "severity": "medium", "source": "EDR", **overrides}
     with tenant_context(tenant):
         return create_alert(actor=system_actor(tenant, "test"), data=data)
+
+
+def make_case(tenant: Tenant, **overrides):
+    """A case opened through the service (title, severity, template, tags, ...)."""
+    from app.soc.cases.services import create_case
+
+    data = {"title": f"Investigation {next(_counter)}", "severity": "high", **overrides}
+    with tenant_context(tenant):
+        return create_case(actor=system_actor(tenant, "test"), **data)
