@@ -74,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.identity import web_session
     from app.identity.api import api_bp as identity_api
     from app.identity.views import bp as identity_bp
+    from app.soc.cases.api import api_bp as cases_api
 
     web_session.init_app(app)
     for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp):
@@ -81,7 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
     # Nested once per process: a second create_app (tests, scripts) must not re-nest them.
     nested = {child.name for child, _options in api_bp._blueprints}
-    for child in (identity_api, audit_api):
+    for child in (identity_api, audit_api, cases_api):
         if child.name not in nested:
             api_bp.register_blueprint(child)
     app.register_blueprint(api_bp)

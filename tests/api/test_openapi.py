@@ -81,9 +81,10 @@ def test_security_follows_required_permission_and_scopes(app, spec):
     assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                      "description": schemes["bearerAuth"]["description"]}
     assert schemes["apiKey"]["type"] == "http" and schemes["apiKey"]["scheme"] == "bearer"
-    rules = {_openapi_path(r): r for r in _api_rules(app)}
-    for path, _method, op in _operations(spec):
-        endpoint = rules[path].endpoint
+    # By path and method: one path can have routes needing different permissions (GET reads, POST writes).
+    rules = {(_openapi_path(r), m): r for r in _api_rules(app) for m in r.methods}
+    for path, method, op in _operations(spec):
+        endpoint = rules[path, method].endpoint
         permission = required_permission(app.view_functions[endpoint])
         if endpoint in PUBLIC_ENDPOINTS:
             assert op["security"] == [], path
