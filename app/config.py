@@ -31,6 +31,7 @@ class Settings:
     api_user_rate: str = "100 per minute"
     api_key_rate: str = "1000 per minute"
     sqlite_busy_timeout_ms: int = 5000
+    attachment_max_bytes: int = 25 * 1024 * 1024
     jobs_immediate: bool = False
     testing: bool = False
 
@@ -87,7 +88,9 @@ def flask_config(settings: Settings) -> dict:
         "WTF_CSRF_SSL_STRICT": settings.is_https,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # A request may carry one attachment at its limit plus the form around it.
+        "MAX_CONTENT_LENGTH": max(16 * 1024 * 1024, settings.attachment_max_bytes + 1024 * 1024),
+        "VIGIL_ATTACHMENT_MAX_BYTES": settings.attachment_max_bytes,
         "TESTING": settings.testing,
         "PREFERRED_URL_SCHEME": "https" if settings.is_https else "http",
     }
