@@ -15,7 +15,7 @@ from app.core.actors import system_actor
 from app.core.audit import AuditRecord
 from app.core.db import db
 from app.core.errors import Conflict, ValidationFailed
-from app.core.tenancy import tenant_context
+from app.core.tenancy import Tenant, tenant_context
 from app.core.text import render_markdown
 from app.soc.cases import services, timeline
 from app.soc.cases.models import Case, TimelineKind
@@ -39,11 +39,14 @@ def test_numbers_are_sequential_per_tenant(analyst, tenant_b):
 
 def test_concurrent_creates_get_distinct_sequential_numbers(app, tenant_a):
     errors, threads = [], []
+    tenant_id = tenant_a.id  # each thread loads its own copy: ORM objects never cross sessions
 
     def create(n):
         try:
-            with app.app_context(), tenant_context(tenant_a):
-                services.create_case(actor=system_actor(tenant_a, "t"), title=f"Parallel {n}")
+            with app.app_context():
+                tenant = db.session.get(Tenant, tenant_id)
+                with tenant_context(tenant):
+                    services.create_case(actor=system_actor(tenant, "t"), title=f"Parallel {n}")
         except Exception as exc:  # noqa: BLE001 — reported by the assertion below
             errors.append(exc)
 
