@@ -196,3 +196,68 @@ def alert_counts() -> dict[str, dict[str, int]]:
         rows = db.session.execute(sa.select(column, sa.func.count()).group_by(column))
         out[name] = {str(getattr(k, "value", k)): n for k, n in rows}
     return out
+
+
+# --- additions for the queue and detail pages ------------------------------------------------
+
+
+def latest_alert_number() -> int:
+    """The highest alert number in the tenant (0 when none): the queue's "new since" mark."""
+    return db.session.scalar(sa.select(sa.func.max(Alert.number))) or 0
+
+
+def count_newer(flt: AlertQueueFilter, actor: Actor, after_number: int) -> int:
+    """How many alerts matching the filter arrived after the given number (the queue's poll)."""
+    stmt = filtered_alerts(flt, actor).where(Alert.number > after_number).with_only_columns(sa.func.count())
+    return db.session.scalar(stmt) or 0
+
+
+def alerts_by_public_ids(public_ids: list[str], *, limit: int = 500) -> list[Alert]:
+    """The tenant's alerts among these ids (others are silently absent), in queue order."""
+    ids = list(dict.fromkeys(public_ids))[:limit]
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Alert).where(Alert.public_id.in_(ids))
+                                   .order_by(Alert.last_seen.desc(), Alert.id.desc())))
+
+
+def alert_sources() -> list[str]:
+    """The sources seen in the tenant, for the queue's source filter."""
+    return list(db.session.scalars(sa.select(Alert.source).distinct().order_by(Alert.source)))
+
+
+def alert_history(alert: Alert, tenant, *, limit: int = 200) -> list:
+    """The audit records about this alert, newest first.
+
+    AuditRecord is not TenantScoped; app.audit.queries.tenant_records names the tenant's own chain.
+    """
+    from app.audit.queries import tenant_records
+    from app.core.audit import AuditRecord
+
+    stmt = tenant_records(tenant).where(AuditRecord.target_id == alert.public_id)
+    return list(db.session.scalars(stmt.order_by(AuditRecord.seq.desc()).limit(limit)))
+
+
+def linked_case(alert: Alert):
+    """The case this alert is linked to, or None."""
+    from app.soc.cases.models import Case, CaseAlertLink
+
+    return db.session.scalar(sa.select(Case).join(CaseAlertLink, CaseAlertLink.case_id == Case.id)
+                             .where(CaseAlertLink.alert_id == alert.id))
+
+
+def assignable_members() -> list:
+    """Active members who can see alerts, for the assignee choices."""
+    from app.core.permissions import permissions_for_role
+    from app.identity.models import Membership
+
+    stmt = (sa.select(Membership).join(Membership.user).where(Membership.is_active, User.is_active)
+            .order_by(User.name, User.email))
+    return [m for m in db.session.scalars(stmt) if "alert:read" in permissions_for_role(m.role)]
+
+
+def member_by_user_id(user_public_id: str):
+    """The tenant's membership of the user with this public id, or None."""
+    from app.identity.models import Membership
+
+    return db.session.scalar(sa.select(Membership).join(Membership.user).where(User.public_id == user_public_id))

@@ -28,6 +28,7 @@ EXPECTED_PAGES = {
     "/admin/members": {Role.ADMIN, Role.AUDITOR},
     "/admin/api-keys": {Role.ADMIN},
     "/audit/": {Role.ADMIN, Role.AUDITOR},
+    "/soc/alerts": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
 }
 
 
