@@ -29,6 +29,7 @@ EXPECTED_PAGES = {
     "/admin/api-keys": {Role.ADMIN},
     "/audit/": {Role.ADMIN, Role.AUDITOR},
     "/soc/alerts": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
+    "/soc/cases": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
 }
 
 
