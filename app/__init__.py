@@ -74,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.identity import web_session
     from app.identity.api import api_bp as identity_api
     from app.identity.views import bp as identity_bp
+    from app.soc.api import api_bp as soc_api
     from app.soc.cases.api import api_bp as cases_api
     from app.soc.cases.views import bp as cases_bp
     from app.soc.views import bp as soc_bp
@@ -84,7 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
     # Nested once per process: a second create_app (tests, scripts) must not re-nest them.
     nested = {child.name for child, _options in api_bp._blueprints}
-    for child in (identity_api, audit_api, cases_api):
+    for child in (identity_api, audit_api, soc_api, cases_api):
         if child.name not in nested:
             api_bp.register_blueprint(child)
     app.register_blueprint(api_bp)

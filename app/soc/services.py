@@ -317,7 +317,12 @@ def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: A
         })
     table = Alert.__table__
     conn = db.session.connection()
-    ids = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    # A plain executemany, then the ids by the block of numbers just reserved: RETURNING with a
+    # guaranteed row order makes SQLAlchemy insert one row per statement on SQLite (5x slower).
+    conn.execute(table.insert(), rows)
+    by_number = dict(conn.execute(sa.select(table.c.number, table.c.id).where(
+        table.c.tenant_id == tenant_id, table.c.number.between(first, first + len(rows) - 1))).all())
+    ids = [by_number[row["number"]] for row in rows]
     observable_rows = [
         {"tenant_id": tenant_id, "alert_id": alert_id, "kind": kind, "value": value}
         for alert_id, (_i, draft, _fp, _t) in zip(ids, created, strict=True)
