@@ -119,7 +119,7 @@ def filtered_alerts(flt: AlertQueueFilter, actor: Actor) -> sa.Select:
         # Titles by substring; observables by prefix of the normalised value (an IP, a hash, a domain).
         matching = sa.select(AlertObservable.alert_id).where(AlertObservable.value.startswith(flt.q.lower(),
                                                                                               autoescape=True))
-        stmt = stmt.where(sa.or_(Alert.title.contains(flt.q, autoescape=True), Alert.id.in_(matching)))
+        stmt = stmt.where(sa.or_(Alert.title.icontains(flt.q, autoescape=True), Alert.id.in_(matching)))
     return stmt
 
 
