@@ -137,3 +137,23 @@ def csrf_from(res: webtest.TestResponse) -> str:
 def in_tenant():
     """Use as `with in_tenant(t):` to query scoped models from a test."""
     return tenant_context
+
+
+@pytest.fixture
+def client(app):
+    """A Flask test client for JSON API calls."""
+    return app.test_client()
+
+
+@pytest.fixture
+def member_token(client):
+    """member_token(tenant, role=...) → (membership, JWT) for a new member."""
+
+    def _make(tenant, role: str = "admin"):
+        membership = factories.make_member(tenant, role=role)
+        res = client.post("/api/v1/auth/token", json={"email": membership.user.email,
+                                                     "password": factories.PASSWORD, "tenant": tenant.slug})
+        assert res.status_code == 200, res.json
+        return membership, res.json["data"]["access_token"]
+
+    return _make

@@ -12,11 +12,6 @@ from tests import factories
 from tests.conftest import _FreshContext
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def bearer(credential: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {credential}", **headers}
 
@@ -27,15 +22,6 @@ def get_token(client, email: str, tenant, password: str = factories.PASSWORD) ->
     return res.json["data"]["access_token"]
 
 
-@pytest.fixture
-def member_token(client):
-    """member_token(tenant, role=...) → (membership, JWT) for a new member."""
-
-    def _make(tenant, role: str = "admin"):
-        membership = factories.make_member(tenant, role=role)
-        return membership, get_token(client, membership.user.email, tenant)
-
-    return _make
 
 
 def audit_actions(action: str) -> list[AuditRecord]:

@@ -12,11 +12,6 @@ URL = "/api/v1/alerts"
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def writer(tenant_a):
     _key, raw = factories.make_api_key(tenant_a, scopes=["alerts:write"])
     return bearer(raw)

@@ -7,23 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests import factories
-from tests.api.conftest import assert_error, bearer, get_token
+from tests.api.conftest import assert_error, bearer
 
 BASE = "/api/v1/cases"
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def member_token(client):
-    def _make(tenant, role: str = "analyst"):
-        membership = factories.make_member(tenant, role=role)
-        return membership, get_token(client, membership.user.email, tenant)
-
-    return _make
 
 
 @pytest.fixture
