@@ -1,4 +1,4 @@
-"""`vigil seed-demo`: tenant `acme` with one user per role, safe to run again."""
+"""`vigil seed-demo`: tenant `acme` with one user per role and SOC data, safe to run again."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from app.core.permissions import Role
 from app.core.tenancy import Tenant, tenant_context
 from app.identity.models import Membership, User
 from app.identity.services import add_member, create_tenant
+from app.soc.demo import seed_soc
 
 DEMO_PASSWORD = "vigil-demo-2026"  # noqa: S105 — printed on purpose: demo data only, never a real tenant
 DEMO_TENANTS = [("acme", "Acme Corp"), ("globex", "Globex Labs")]
@@ -43,6 +44,7 @@ def seed() -> list[str]:
         _ensure_member(acme, email, name, role)
     # The admin also belongs to a second tenant, to show the tenant switcher.
     _ensure_member(globex, "admin@acme.test", "Ada Admin", Role.ADMIN)
+    soc_lines = seed_soc(acme)
     lines = [f"Demo tenant '{acme.slug}' ready. Sign in at the console with (password {DEMO_PASSWORD}):"]
     lines += [f"  {role.value:<11} {email}" for email, _name, role in DEMO_USERS]
-    return lines
+    return lines + soc_lines
