@@ -74,6 +74,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.identity import web_session
     from app.identity.api import api_bp as identity_api
     from app.identity.views import bp as identity_bp
+    from app.scim.api import bp as scim_bp
+    from app.scim.views import bp as scim_admin_bp
     from app.soc.api import api_bp as soc_api
     from app.soc.cases.api import api_bp as cases_api
     from app.soc.cases.views import bp as cases_bp
@@ -94,3 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     for name, blueprint in app.blueprints.items():
         if name == api_bp.name or name.startswith(api_bp.name + "."):
             csrf.exempt(blueprint)
+    # SCIM: bearer tokens, not cookies, like the API; its own error schema and content type.
+    app.register_blueprint(scim_bp)
+    app.register_blueprint(scim_admin_bp)
+    csrf.exempt(scim_bp)

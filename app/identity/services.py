@@ -20,7 +20,7 @@ from app.core.permissions import Role, authorize
 from app.core.tenancy import Tenant, tenant_context
 from app.identity import totp
 from app.identity.auth import active_memberships, normalise_email, revoke_user_sessions
-from app.identity.models import Membership, PasswordSetToken, RecoveryCode, User
+from app.identity.models import ApiKey, Membership, PasswordSetToken, RecoveryCode, User
 from app.identity.passwords import hash_password, password_problems
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -129,10 +129,20 @@ def set_member_active(membership: Membership, active: bool, *, actor: Actor) -> 
             # Sessions are per person, not per tenant: end them only when no tenant is left.
             # Access to this tenant stops at once either way (memberships are read per request).
             revoke_user_sessions(membership.user)
+        _revoke_member_api_keys(membership, actor)
     membership.is_active = active
     audit.record("member.reactivated" if active else "member.deactivated", actor=actor, target=membership,
                  before={"active": not active}, after={"active": active})
     return membership
+
+
+def _revoke_member_api_keys(membership: Membership, actor: Actor) -> None:
+    """A departing member's API keys in this tenant stop at once: automation must not outlive them."""
+    now = utcnow()
+    for key in db.session.scalars(sa.select(ApiKey).where(ApiKey.created_by_id == membership.user_id,
+                                                          ApiKey.revoked_at.is_(None))):
+        key.revoked_at = now
+        audit.record("apikey.revoked", actor=actor, target=key, after={"reason": "creator deactivated"})
 
 
 def _other_memberships(membership: Membership) -> list[Membership]:
