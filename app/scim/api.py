@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, Response, g, request, url_for
+from flask import Blueprint, Response, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from app.core.actors import client_ip
@@ -15,7 +15,7 @@ from app.core.permissions import require
 from app.core.tenancy import reset_request_tenant, set_request_tenant
 from app.scim import discovery, groups, users
 from app.scim.errors import ScimError, invalid_syntax, invalid_value, not_found
-from app.scim.filters import Condition, matches, parse_filter
+from app.scim.filters import matches, parse_filter
 from app.scim.resources import list_response, render_group, render_user
 from app.scim.tokens import authenticate_scim_token
 
@@ -69,7 +69,7 @@ def _reset_tenant(_exc):
 def _domain_error(exc: DomainError):
     db.session.rollback()
     if isinstance(exc, ScimError):
-        return _error(exc.status, exc.message, exc.scim_type)
+        return _error(exc.status, exc.message, exc.scim_type, exc.headers)
     if exc.status == 401:
         sent = _bearer() is not None
         return _error(401, exc.message, headers={
@@ -101,30 +101,70 @@ def _body() -> object:
         raise invalid_syntax("The request body is not valid JSON.")
 
 
-def _page(resources: list) -> tuple[list, int, int]:
-    """startIndex (1-based) and count of RFC 7644 §3.4.2.4; bad values are clamped, as the RFC says."""
-    def number(name: str, default: int) -> int:
-        raw = request.args.get(name, "")
+class ListParams:
+    """filter, startIndex, count, attributes, excludedAttributes: from the query string, or a .search body."""
+
+    def __init__(self, source: dict):
+        self.source = {k.lower(): v for k, v in source.items()}
+        self.conditions = parse_filter(self._text("filter"))
+        self.start = max(1, self._number("startindex", 1))  # RFC 7644 §3.4.2.4: clamp, do not refuse
+        self.count = min(max(0, self._number("count", DEFAULT_COUNT)), discovery.MAX_RESULTS)
+
+    def _text(self, name: str) -> str | None:
+        value = self.source.get(name)
+        if isinstance(value, list):  # a .search body lists attributes
+            value = ",".join(str(v) for v in value)
+        return None if value is None else str(value)
+
+    def _number(self, name: str, default: int) -> int:
+        raw = self._text(name)
         try:
-            return int(raw) if raw.strip() else default
+            return int(raw) if raw and raw.strip() else default
         except ValueError:
             raise invalid_value(f"“{name}” must be a whole number.")
 
-    start = max(1, number("startIndex", 1))
-    count = min(max(0, number("count", DEFAULT_COUNT)), discovery.MAX_RESULTS)
-    return resources[start - 1:start - 1 + count], start, len(resources)
+    def names(self, name: str) -> set[str]:
+        return {a.strip().lower() for a in (self._text(name) or "").split(",") if a.strip()}
+
+    def page(self, items: list) -> list:
+        return items[self.start - 1:self.start - 1 + self.count]
+
+    def first(self, path: str) -> str | None:
+        return next((c.value for c in self.conditions if c.path == path and isinstance(c.value, str)), None)
 
 
-def _excluded() -> set[str]:
-    return {a.strip().lower() for a in request.args.get("excludedAttributes", "").split(",") if a.strip()}
+def _params() -> ListParams:
+    if request.method == "POST":  # /.search (RFC 7644 §3.4.3)
+        body = _body()
+        if not isinstance(body, dict):
+            raise invalid_value("The body must be a SearchRequest object.")
+        return ListParams(body)
+    return ListParams(request.args.to_dict())
+
+
+def _project(resource: dict, params: ListParams) -> dict:
+    """attributes / excludedAttributes on top-level names and `parent.sub`; id and schemas always stay."""
+    wanted, excluded = params.names("attributes"), params.names("excludedattributes")
+    keep = {"id", "schemas", "meta"}
+    out = {}
+    for key, value in resource.items():
+        low = key.lower()
+        if low not in keep and wanted and low not in wanted and not any(w.startswith(low + ".") for w in wanted):
+            continue
+        if low in excluded and low not in keep:
+            continue
+        if isinstance(value, dict):
+            subs = {k: v for k, v in value.items() if f"{low}.{k.lower()}" not in excluded}
+            partial = {w.split(".", 1)[1] for w in wanted if w.startswith(low + ".")}
+            if partial and low not in wanted:
+                subs = {k: v for k, v in subs.items() if k.lower() in partial}
+            value = subs
+        out[key] = value
+    return out
 
 
 def _created(resource: dict) -> Response:
     return scim_response(resource, 201, {"Location": resource["meta"]["location"]})
-
-
-def _first(conditions: list[Condition], path: str) -> str | None:
-    return next((c.value for c in conditions if c.path == path and isinstance(c.value, str)), None)
 
 
 # --- discovery -------------------------------------------------------------------------------
@@ -176,17 +216,17 @@ def _user_resource(user) -> dict:
 
 
 @bp.get("/Users")
+@bp.post("/Users/.search")
 @require("member:read")
 def list_users():
-    conditions = parse_filter(request.args.get("filter"))
-    candidates = users.find_users(user_name=_first(conditions, "username"),
-                                  external_id=_first(conditions, "externalid"))
-    needs_groups = any(c.path.startswith("groups") for c in conditions)
+    params = _params()
+    candidates = users.find_users(user_name=params.first("username"), external_id=params.first("externalid"))
+    needs_groups = any(c.path.startswith("groups") for c in params.conditions)
     base = _base()
     hits = [u for u in candidates
-            if matches(render_user(u, base, groups.groups_of(u) if needs_groups else None), conditions)]
-    page, start, total = _page(hits)
-    return scim_response(list_response([_user_resource(u) for u in page], total=total, start_index=start))
+            if matches(render_user(u, base, groups.groups_of(u) if needs_groups else None), params.conditions)]
+    found = [_project(_user_resource(u), params) for u in params.page(hits)]
+    return scim_response(list_response(found, total=len(hits), start_index=params.start))
 
 
 @bp.post("/Users")
@@ -198,7 +238,7 @@ def create_user():
 @bp.get("/Users/<public_id>")
 @require("member:read")
 def get_user(public_id: str):
-    return scim_response(_user_resource(users.get_user(public_id)))
+    return scim_response(_project(_user_resource(users.get_user(public_id)), _params()))
 
 
 @bp.put("/Users/<public_id>")
@@ -228,16 +268,16 @@ def _group_resource(group, *, with_members: bool = True) -> dict:
 
 
 @bp.get("/Groups")
+@bp.post("/Groups/.search")
 @require("member:read")
 def list_groups():
-    conditions = parse_filter(request.args.get("filter"))
-    candidates = groups.list_groups(display_name=_first(conditions, "displayname"))
-    needs_members = any(c.path.startswith("members") for c in conditions)
-    hits = [grp for grp in candidates if matches(_group_resource(grp, with_members=needs_members), conditions)]
-    page, start, total = _page(hits)
-    with_members = "members" not in _excluded()
-    return scim_response(list_response([_group_resource(grp, with_members=with_members) for grp in page],
-                                       total=total, start_index=start))
+    params = _params()
+    candidates = groups.list_groups(display_name=params.first("displayname"))
+    needs_members = any(c.path.startswith("members") for c in params.conditions)
+    hits = [grp for grp in candidates if matches(_group_resource(grp, with_members=needs_members), params.conditions)]
+    with_members = "members" not in params.names("excludedattributes")
+    found = [_project(_group_resource(grp, with_members=with_members), params) for grp in params.page(hits)]
+    return scim_response(list_response(found, total=len(hits), start_index=params.start))
 
 
 @bp.post("/Groups")
@@ -249,7 +289,10 @@ def create_group():
 @bp.get("/Groups/<public_id>")
 @require("member:read")
 def get_group(public_id: str):
-    return scim_response(_group_resource(groups.get_group(public_id), with_members="members" not in _excluded()))
+    params = _params()
+    group = groups.get_group(public_id)
+    return scim_response(_project(_group_resource(group, with_members="members" not in params.names(
+        "excludedattributes")), params))
 
 
 @bp.put("/Groups/<public_id>")
@@ -262,7 +305,7 @@ def replace_group(public_id: str):
 @require("member:write")
 def patch_group(public_id: str):
     group = groups.patch_group(groups.get_group(public_id), _body(), actor=g.actor)
-    return scim_response(_group_resource(group, with_members="members" not in _excluded()))
+    return scim_response(_group_resource(group))
 
 
 @bp.delete("/Groups/<public_id>")
@@ -272,7 +315,31 @@ def delete_group(public_id: str):
     return scim_response(None, 204)
 
 
+@bp.post("/.search")
+@require("member:read")
+def search_all():
+    """Search every resource type at once (RFC 7644 §3.4.3): Users, then Groups."""
+    params = _params()
+    hits = [_user_resource(u) for u in users.list_users()] + [_group_resource(grp) for grp in groups.list_groups()]
+    hits = [r for r in hits if matches(r, params.conditions)]
+    found = [_project(r, params) for r in params.page(hits)]
+    return scim_response(list_response(found, total=len(hits), start_index=params.start))
+
+
 @bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @require("member:read")
 def unknown_endpoint(unknown: str):
+    # This catch-all also matches a known path with a method it does not take: answer 405 then.
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _args = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "scim.unknown_endpoint":
+            allowed.append(method)
+    if allowed:
+        raise ScimError(405, f"/{unknown} does not accept {request.method}; use {' or '.join(allowed)}.",
+                        headers={"Allow": ", ".join(allowed)})
     raise not_found(f"There is no SCIM endpoint /{unknown}; see /ResourceTypes.")

@@ -8,10 +8,11 @@ from app.core.errors import DomainError
 class ScimError(DomainError):
     """The SCIM request cannot be carried out."""
 
-    def __init__(self, status: int, detail: str, scim_type: str | None = None):
+    def __init__(self, status: int, detail: str, scim_type: str | None = None, headers: dict | None = None):
         super().__init__(detail)
         self.status = status
         self.scim_type = scim_type
+        self.headers = headers or {}
 
 
 def invalid_filter(detail: str) -> ScimError:
