@@ -13,6 +13,7 @@ from app.core.tenancy import tenant_context
 from app.scim.tokens import create_scim_token
 
 SCIM_JSON = "application/scim+json"
+_OWN = object()  # "use this client's own token"
 
 
 def make_scim_token(tenant, name: str = "Okta") -> str:
@@ -45,8 +46,8 @@ class RawScim:
         self.http = app.test_client()
         self.token = raw_token
 
-    def __call__(self, method: str, path: str, body: object = None, *, token: str | None = "default", **kw):
-        token = self.token if token == "default" else token
+    def __call__(self, method: str, path: str, body: object = None, *, token: str | None | object = _OWN, **kw):
+        token = self.token if token is _OWN else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         data = None if body is None else json.dumps(body)
         return self.http.open(f"/scim/v2{path}", method=method, headers=headers, data=data,
