@@ -52,3 +52,10 @@ def make_case(tenant: Tenant, **overrides):
     data = {"title": f"Investigation {next(_counter)}", "severity": "high", **overrides}
     with tenant_context(tenant):
         return create_case(actor=system_actor(tenant, "test"), **data)
+
+
+def make_scim_token(tenant: Tenant, name: str = "test IdP"):
+    from app.scim.tokens import create_scim_token
+
+    with tenant_context(tenant):
+        return create_scim_token(actor=system_actor(tenant, "test"), name=name)[0]
