@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
@@ -78,6 +79,14 @@ def _domain_error(exc: DomainError):
         return _error(400, exc.message, "invalidValue")
     # A Conflict from the member rules (the tenant's last admin) is not a uniqueness clash.
     return _error(409 if isinstance(exc, Conflict) else exc.status, exc.message)
+
+
+@bp.errorhandler(sa.exc.IntegrityError)
+def _race(_exc: sa.exc.IntegrityError):
+    # Two requests creating the same userName or group name at once: the database's unique
+    # constraint is the last word, and the loser gets the same answer as a sequential duplicate.
+    db.session.rollback()
+    return _error(409, "A resource with that userName or displayName was just created.", "uniqueness")
 
 
 @bp.errorhandler(HTTPException)
