@@ -180,3 +180,16 @@ def test_bad_requests_get_scim_errors(tenant_a, scim_token, raw_scim):
     # Nothing was half-saved by the refused requests.
     assert scim("GET", f"/Users/{uid}").json["active"] is True
     assert scim("GET", "/Users").json["totalResults"] == 1
+
+
+def test_a_new_user_name_changes_the_sign_in_email_only_when_free(tenant_a, scim_token, raw_scim):
+    scim = raw_scim(scim_token(tenant_a))
+    uid = _new_user(scim, "old.name@corp.example")
+    _new_user(scim, "taken@corp.example")
+    rename = _patch({"op": "replace", "path": "userName", "value": "new.name@corp.example"})
+    assert scim("PATCH", f"/Users/{uid}", rename).json["userName"] == "new.name@corp.example"
+    assert _account("new.name@corp.example") is not None and _account("old.name@corp.example") is None
+
+    clash = _patch({"op": "replace", "path": "userName", "value": "TAKEN@corp.example"})
+    _assert_error(scim("PATCH", f"/Users/{uid}", clash), 409, "uniqueness")
+    assert _account("new.name@corp.example") is not None
