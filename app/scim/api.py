@@ -54,7 +54,6 @@ def _bearer() -> str | None:
 
 @bp.before_request
 def _authenticate():
-    g.scim = True
     g.actor = authenticate_scim_token(_bearer(), client_ip())
     g.scim_tenant_token = set_request_tenant(g.actor.tenant)
 

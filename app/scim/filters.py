@@ -65,8 +65,10 @@ def _literal(raw: str) -> object:
 
 def _strip_core_urn(path: str) -> str:
     # "urn:ietf:params:scim:schemas:core:2.0:User:userName" names the core attribute userName.
-    if path.lower().startswith("urn:") and ":" in path:
+    if path.lower().startswith("urn:ietf:params:scim:schemas:core:2.0:"):
         return path.rsplit(":", 1)[1]
+    if path.lower().startswith("urn:"):
+        raise invalid_filter("Filtering on extension attributes is not supported.")
     return path
 
 
