@@ -231,8 +231,8 @@ def list_users():
     candidates = users.find_users(user_name=params.first("username"), external_id=params.first("externalid"))
     needs_groups = any(c.path.startswith("groups") for c in params.conditions)
     base = _base()
-    hits = [u for u in candidates
-            if matches(render_user(u, base, groups.groups_of(u) if needs_groups else None), params.conditions)]
+    hits = [u for u in candidates if not params.conditions
+            or matches(render_user(u, base, groups.groups_of(u) if needs_groups else None), params.conditions)]
     found = [_project(_user_resource(u), params) for u in params.page(hits)]
     return scim_response(list_response(found, total=len(hits), start_index=params.start))
 
@@ -282,7 +282,8 @@ def list_groups():
     params = _params()
     candidates = groups.list_groups(display_name=params.first("displayname"))
     needs_members = any(c.path.startswith("members") for c in params.conditions)
-    hits = [grp for grp in candidates if matches(_group_resource(grp, with_members=needs_members), params.conditions)]
+    hits = [grp for grp in candidates if not params.conditions
+            or matches(_group_resource(grp, with_members=needs_members), params.conditions)]
     with_members = "members" not in params.names("excludedattributes")
     found = [_project(_group_resource(grp, with_members=with_members), params) for grp in params.page(hits)]
     return scim_response(list_response(found, total=len(hits), start_index=params.start))
