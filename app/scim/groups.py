@@ -8,6 +8,7 @@ mappings at all does not use groups for roles, so a group push never touches rol
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from app.core import audit
 from app.core.actors import Actor
@@ -42,6 +43,25 @@ def group_members(group: ScimGroup) -> list[ScimUser]:
         .where(ScimGroupMember.group_id == group.id).order_by(ScimUser.id)))
 
 
+def member_refs(group: ScimGroup) -> list[sa.Row]:
+    """(id, public_id, user_name) of each member: enough to render or diff a large group cheaply."""
+    return list(db.session.execute(
+        sa.select(ScimUser.id, ScimUser.public_id, ScimUser.user_name)
+        .join(ScimGroupMember, ScimGroupMember.scim_user_id == ScimUser.id)
+        .where(ScimGroupMember.group_id == group.id).order_by(ScimUser.id)))
+
+
+def groups_by_user(user_ids: list[int]) -> dict[int, list[ScimGroup]]:
+    """Each user's groups in one query, for a page of Users."""
+    found: dict[int, list[ScimGroup]] = {uid: [] for uid in user_ids}
+    for user_id, group in db.session.execute(
+        sa.select(ScimGroupMember.scim_user_id, ScimGroup)
+        .join(ScimGroup, ScimGroupMember.group_id == ScimGroup.id)
+        .where(ScimGroupMember.scim_user_id.in_(user_ids)).order_by(ScimGroup.display_name)):
+        found[user_id].append(group)
+    return found
+
+
 def groups_of(user: ScimUser) -> list[ScimGroup]:
     return list(db.session.scalars(
         sa.select(ScimGroup).join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
@@ -66,7 +86,9 @@ def _name_taken(name: str, exclude_id: int | None = None) -> bool:
 
 
 def _resolve_members(ids: list[str]) -> list[ScimUser]:
-    found = {u.public_id: u for u in db.session.scalars(sa.select(ScimUser).where(ScimUser.public_id.in_(ids)))}
+    # The membership (and its user and tenant) loads only for members whose role is recomputed.
+    stmt = sa.select(ScimUser).where(ScimUser.public_id.in_(ids)).options(orm.lazyload(ScimUser.membership))
+    found = {u.public_id: u for u in db.session.scalars(stmt)}
     missing = [i for i in ids if i not in found]
     if missing:
         raise invalid_value(f"No User with id {', '.join(missing[:5])} in this tenant; provision the user first.")
@@ -74,10 +96,11 @@ def _resolve_members(ids: list[str]) -> list[ScimUser]:
 
 
 def _set_members(group: ScimGroup, wanted: list[ScimUser]) -> tuple[list[ScimUser], list[ScimUser]]:
-    current = {u.id: u for u in group_members(group)}
+    current = {row.id for row in member_refs(group)}
     wanted_by_id = {u.id: u for u in wanted}
     added = [u for uid, u in wanted_by_id.items() if uid not in current]
-    removed = [u for uid, u in current.items() if uid not in wanted_by_id]
+    gone = [uid for uid in current if uid not in wanted_by_id]
+    removed = list(db.session.scalars(sa.select(ScimUser).where(ScimUser.id.in_(gone)))) if gone else []
     if removed:
         db.session.execute(sa.delete(ScimGroupMember).where(
             ScimGroupMember.group_id == group.id, ScimGroupMember.scim_user_id.in_([u.id for u in removed])))
@@ -126,7 +149,7 @@ def replace_group(group: ScimGroup, payload: object, *, actor: Actor) -> ScimGro
 
 
 def editable_view(group: ScimGroup) -> dict:
-    view = {"displayName": group.display_name, "members": [{"value": u.public_id} for u in group_members(group)]}
+    view = {"displayName": group.display_name, "members": [{"value": u.public_id} for u in member_refs(group)]}
     if group.external_id:
         view["externalId"] = group.external_id
     return view

@@ -38,6 +38,14 @@ def list_users() -> list[ScimUser]:
     return list(db.session.scalars(sa.select(ScimUser).order_by(ScimUser.id)))
 
 
+def users_page(*, offset: int, limit: int) -> list[ScimUser]:
+    return list(db.session.scalars(sa.select(ScimUser).order_by(ScimUser.id).offset(offset).limit(limit)))
+
+
+def count_users() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ScimUser))
+
+
 def find_users(*, user_name: str | None = None, external_id: str | None = None) -> list[ScimUser]:
     """The narrowing the IdPs' lookups need, in SQL; further conditions are applied by the caller."""
     stmt = sa.select(ScimUser).order_by(ScimUser.id)
