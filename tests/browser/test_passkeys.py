@@ -60,6 +60,15 @@ def test_register_a_passkey_sign_in_with_it_alone_and_step_up_for_an_api_key(pag
     assert page.locator("#new-api-key").inner_text().startswith("vgl_")
     assert "SIEM forwarder" in page.locator("main").inner_text()  # the form survived the step-up
 
+    # With a passkey, a password alone is not enough: the passkey is the second step.
+    page.goto(f"{live_server.url}/dashboard")
+    _sign_out(page)
+    sign_in(page, live_server.url, DEMO_ADMIN, DEMO_PASSWORD)
+    assert page.url.endswith("/login/code")
+    screenshot(page, "passkeys-second-step")
+    page.get_by_role("button", name="Use your passkey").click()
+    page.wait_for_url(re.compile(r"/dashboard$"))
+
     blocked = [m for m in page.console_messages if "Content Security Policy" in m]
     assert blocked == [] and page.page_errors == [], (blocked, page.page_errors)
 

@@ -240,6 +240,9 @@ def test_rename_plain_and_with_htmx_and_bad_names(login_as):
     bad = client.post(f"/account/passkeys/{pk.public_id}/rename", {"csrf_token": token, "name": "x" * 81},
                       headers=HX, status=422)
     assert "under 80 characters" in bad.text and _passkey(device.id).name == "YubiKey 5"
+    plain = client.post(f"/account/passkeys/{pk.public_id}/rename", {"csrf_token": token, "name": ""}, status=422)
+    assert "Give the passkey a name" in plain.pyquery(f"#rename-error-{pk.public_id}").text()
+    assert plain.pyquery(f"#passkey-{pk.public_id} details").attr("open") is not None
     assert [r.after["name"] for r in _audit("passkey.renamed")] == ["Desk key", "YubiKey 5"]
 
 
