@@ -258,6 +258,12 @@ def test_another_users_passkey_is_404(login_as):
     assert _passkey(device.id).name == "Work laptop" and _passkey(device.id).revoked_at is None
 
 
+def test_the_first_passkey_needs_no_step_up_even_without_javascript(login_as):
+    client = login_as("analyst")
+    page = client.post("/account/passkeys/new", {"csrf_token": _token(client), "name": "Laptop"}, status=200)
+    assert page.pyquery("#passkey-name").attr("value") == "Laptop" and not page.pyquery("#stepup-form")
+
+
 def test_adding_a_second_factor_needs_a_step_up_when_one_exists(login_as):
     client = login_as("analyst")
     totp = enrol_totp(client.membership)
