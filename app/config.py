@@ -33,6 +33,7 @@ class Settings:
     sqlite_busy_timeout_ms: int = 5000
     attachment_max_bytes: int = 25 * 1024 * 1024
     jobs_immediate: bool = False
+    stepup_minutes: int = 10
     testing: bool = False
 
     @classmethod

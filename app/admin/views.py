@@ -15,6 +15,7 @@ from app.core.ui import render, respond_changed, respond_refused
 from app.identity import api_keys as keys
 from app.identity import services
 from app.identity.models import ApiKey, Membership
+from app.identity.stepup import require_step_up
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -158,6 +159,7 @@ def api_keys():
 
 @bp.post("/api-keys")
 @require("apikey:manage")
+@require_step_up("apikey:create", "create an API key")
 def api_key_create_post():
     form = ApiKeyForm()
     if not form.validate_on_submit():

@@ -18,6 +18,7 @@ from app.core.permissions import permissions_for_role
 from app.core.tenancy import Tenant
 from app.identity import totp
 from app.identity.models import LoginThrottle, Membership, RecoveryCode, User, UserSession
+from app.identity.passkey_models import Passkey
 from app.identity.passwords import check_password, hash_password, needs_rehash
 
 BAD_CREDENTIALS = "Incorrect email or password."
@@ -126,7 +127,13 @@ def check_credentials(email: str, password: str) -> PasswordOutcome:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.session.commit()
-    return PasswordOutcome(user=user, needs_second_factor=user.has_mfa)
+    return PasswordOutcome(user=user, needs_second_factor=user.has_mfa or _has_passkey(user))
+
+
+def _has_passkey(user: User) -> bool:
+    # A password alone never suffices once a passkey exists: the passkey is then the second factor.
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Passkey).where(
+        Passkey.user_id == user.id, Passkey.revoked_at.is_(None))) > 0
 
 
 @atomic

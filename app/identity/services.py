@@ -21,6 +21,7 @@ from app.core.tenancy import Tenant, tenant_context
 from app.identity import totp
 from app.identity.auth import active_memberships, normalise_email, revoke_user_sessions
 from app.identity.models import ApiKey, Membership, PasswordSetToken, RecoveryCode, User
+from app.identity.passkey_models import Passkey
 from app.identity.passwords import hash_password, password_problems
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -223,13 +224,21 @@ def _clear_mfa(user: User) -> None:
     user.totp_secret_encrypted = user.totp_pending_encrypted = None
     user.totp_enabled_at = user.totp_last_step = None
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    # A lost phone is often the passkey too: the reset revokes passkeys, kept on record for step-up proofs.
+    db.session.execute(sa.update(Passkey).where(Passkey.user_id == user.id, Passkey.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+
+
+def _has_second_factor(user: User) -> bool:
+    return user.has_mfa or db.session.scalar(sa.select(sa.func.count()).select_from(Passkey).where(
+        Passkey.user_id == user.id, Passkey.revoked_at.is_(None))) > 0
 
 
 @atomic
 def reset_member_mfa(membership: Membership, *, actor: Actor) -> None:
     """An admin removes a member's authenticator (lost phone); the member enrols again."""
     authorize(actor, "member:write")
-    if not membership.user.has_mfa:
+    if not _has_second_factor(membership.user):
         raise Conflict(f"{membership.user.email} has no authenticator to reset.")
     _guard_shared_credentials(membership, actor)
     _clear_mfa(membership.user)

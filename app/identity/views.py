@@ -12,7 +12,7 @@ from app.core.db import db
 from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.ui import render
 from app.extensions import limiter
-from app.identity import auth, services, totp
+from app.identity import auth, passkeys, services, totp
 from app.identity.forms import CodeForm, LoginForm, PasswordSetForm
 from app.identity.models import User
 from app.identity.web_session import TENANT_KEY, choose_membership
@@ -77,7 +77,11 @@ def login_code():
     if _pending_user() is None:
         flash("Sign in again: the two-step sign-in took too long.", "warning")
         return redirect(url_for("identity.login"))
-    return render("identity/login_code.html", form=CodeForm())
+    return render("identity/login_code.html", form=CodeForm(), **_second_factors(_pending_user()))
+
+
+def _second_factors(user: User) -> dict:
+    return {"has_totp": user.has_mfa, "has_passkey": passkeys.has_passkeys(user)}
 
 
 @bp.post("/login/code")
@@ -89,13 +93,14 @@ def login_code_post():
         return redirect(url_for("identity.login"), 303)
     form = CodeForm()
     if not form.validate_on_submit():
-        return render("identity/login_code.html", form=form, status=422)
+        return render("identity/login_code.html", form=form, status=422, **_second_factors(user))
     try:
         method = auth.check_second_factor(user, form.code.data)
     except DomainError as exc:
         if exc.status == 429:
             session.pop("mfa_user", None)
-        return render("identity/login_code.html", form=form, error=exc.message, status=exc.status)
+        return render("identity/login_code.html", form=form, error=exc.message, status=exc.status,
+                      **_second_factors(user))
     if method == "recovery_code":
         flash("You used a recovery code. Generate new ones if few are left.", "warning")
     return _finish_login(user, f"password+{method}")
@@ -137,7 +142,7 @@ def _require_actor():
 def account_security():
     user = _require_actor().user
     return render("identity/account_security.html", user=user,
-                  remaining_codes=services.remaining_recovery_codes(user))
+                  remaining_codes=services.remaining_recovery_codes(user), passkeys=passkeys.list_passkeys(user))
 
 
 @bp.get("/account/mfa/enrol")

@@ -13,8 +13,21 @@ from app.core.db import db, utcnow
 from app.core.tenancy import tenant_context
 from app.identity.models import ApiKey
 from tests import factories
+from tests.conftest import csrf_from
+from tests.identity.authenticators import enrol_totp, next_code
 
 HX = {"HX-Request": "true"}
+
+
+def _stepped_up_admin(login_as):
+    """An admin with an authenticator who has just stepped up for creating keys (an empty form, refused)."""
+    admin = login_as("admin")
+    totp = enrol_totp(admin.membership)
+    page = admin.post("/admin/api-keys", {"csrf_token": csrf_from(admin.get("/admin/api-keys"))}, status=401)
+    form = page.forms["stepup-form"]
+    form["_stepup_code"] = next_code(totp)
+    form.submit(status=422)
+    return admin
 
 
 def _create_form(page):
@@ -38,10 +51,14 @@ def _key(public_id: str) -> ApiKey:
 
 def test_created_key_is_shown_once_and_works(login_as, tenant_a, web):
     admin = login_as("admin")
+    totp = enrol_totp(admin.membership)
     form = _create_form(admin.get("/admin/api-keys"))
     form["name"] = "SIEM forwarder"
     _check_scopes(form, "users:read", "alerts:read")
-    res = form.submit(status=200)
+    stepup = form.submit(status=401)  # creating a key needs a fresh confirmation first
+    stepup_form = stepup.forms["stepup-form"]
+    stepup_form["_stepup_code"] = next_code(totp)
+    res = stepup_form.submit(status=200)  # the step-up re-posts what was typed: nothing is lost
     raw = res.pyquery("#new-api-key").text()
     assert raw.startswith("vgl_")
     assert "shown only once" in res.text
@@ -62,7 +79,7 @@ def test_created_key_is_shown_once_and_works(login_as, tenant_a, web):
 
 
 def test_create_without_scopes_is_422_and_keeps_the_name(login_as):
-    admin = login_as("admin")
+    admin = _stepped_up_admin(login_as)
     form = _create_form(admin.get("/admin/api-keys"))
     form["name"] = "Ticketing bridge"
     res = form.submit(status=422)
@@ -73,7 +90,7 @@ def test_create_without_scopes_is_422_and_keeps_the_name(login_as):
 
 
 def test_create_with_a_past_expiry_is_422(login_as):
-    admin = login_as("admin")
+    admin = _stepped_up_admin(login_as)
     form = _create_form(admin.get("/admin/api-keys"))
     form["name"], form["expires_at"] = "Old script", (date.today() - timedelta(days=2)).isoformat()
     _check_scopes(form, "cases:read")
@@ -84,7 +101,7 @@ def test_create_with_a_past_expiry_is_422(login_as):
 
 
 def test_a_key_with_an_expiry_stops_as_that_day_begins(login_as, web):
-    admin = login_as("admin")
+    admin = _stepped_up_admin(login_as)
     form = _create_form(admin.get("/admin/api-keys"))
     day = date.today() + timedelta(days=30)
     form["name"], form["expires_at"] = "Quarterly export", day.isoformat()

@@ -8,6 +8,9 @@ from tests.conftest import csrf_from
 
 # Routes whose argument is not an object id.
 NOT_OBJECT_ROUTES = {"identity.password_set", "identity.password_set_post", "static"}
+# The signed-in user's own objects (passkeys are global, per user): no tenant's admin reaches them,
+# so the control below cannot get a 200; tests/identity/test_passkeys.py covers another user's id.
+USER_OWNED_ROUTES = {"passkeys.revoke_confirm"}
 
 
 def _tenant_a_object_ids(tenant_a) -> list[str]:
@@ -73,7 +76,7 @@ def test_the_same_routes_answer_for_the_owning_tenant(app, login_as, tenant_a):
     ids = _tenant_a_object_ids(tenant_a)
     client = login_as("admin", tenant=tenant_a)
     for rule in _object_rules(app, api=False):
-        if "GET" not in rule.methods:
+        if "GET" not in rule.methods or rule.endpoint in USER_OWNED_ROUTES:
             continue
         statuses = {client.get(_fill(rule, object_id), status="*").status_int for object_id in ids}
         assert 200 in statuses, f"GET {rule.rule} never answered 200 for tenant A's own objects: {statuses}"

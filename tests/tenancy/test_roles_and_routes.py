@@ -14,11 +14,14 @@ PUBLIC = {
     "static", "health.health", "health.ready", "home.index", "identity.login", "identity.login_post",
     "identity.login_code", "identity.login_code_post", "identity.password_set", "identity.password_set_post",
     "identity.logout",
+    "passkeys.login_options", "passkeys.login_post",
 }
 # Routes for any signed-in member, whatever the role (their own account).
 ANY_MEMBER = {
     "identity.switch_tenant", "identity.account_security", "identity.mfa_enrol", "identity.mfa_enrol_post",
     "identity.recovery_codes_post",
+    "passkeys.register_options", "passkeys.register_post", "passkeys.add_page", "passkeys.rename_post",
+    "passkeys.revoke_confirm", "passkeys.revoke_post", "passkeys.stepup_options",
 }
 
 # The pages people navigate to, and who may see them: written out, so a change to the role
