@@ -129,3 +129,26 @@ def test_vigil_sla_check_command(app, tenant_a):
     assert "tenant-a: 1 new breach\n" in first.output
     second = runner.invoke(args=["sla", "check"])
     assert "tenant-a: 0 new breaches" in second.output
+
+
+def test_the_periodic_check_reads_late_finishes_of_the_last_two_days_and_full_reads_all(tenant_a):
+    # Low: a day to acknowledge, a week to resolve.
+    recent = alert_at(tenant_a, severity="low", created=minutes_ago(3000), acknowledged=minutes_ago(1000))
+    old = alert_at(tenant_a, severity="low", created=minutes_ago(9000), acknowledged=minutes_ago(7000))
+    assert check_breaches(NOW) == {"tenant-a": 1}
+    assert [p for p, _k, _s in _breaches(tenant_a)] == [recent.public_id]
+    assert check_breaches(NOW, full=True) == {"tenant-a": 1}
+    assert {p for p, _k, _s in _breaches(tenant_a)} == {recent.public_id, old.public_id}
+
+
+def test_audit_names_the_breach_record(tenant_a):
+    alert_at(tenant_a, created=minutes_ago(20))
+    check_breaches(NOW)
+    record = db.session.scalar(sa.select(AuditRecord).where(AuditRecord.action == "sla.breached"))
+    with tenant_context(tenant_a):
+        assert record.after["breach"] == db.session.scalar(sa.select(SlaBreach.public_id))
+
+
+def test_vigil_worker_refuses_when_jobs_run_inline(app):
+    res = app.test_cli_runner().invoke(args=["worker"])
+    assert res.exit_code != 0 and "Jobs run inline" in res.output

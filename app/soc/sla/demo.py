@@ -38,7 +38,7 @@ def seed_sla(tenant: Tenant) -> list[str]:
             update_targets(DEMO_TARGETS, actor=system_actor(tenant, "seed-demo"))
         _date_arrivals(tenant.id)
         now = utcnow()
-        found = check_tenant(tenant, now)
+        found = check_tenant(tenant, now, full=True)  # a month of history, not only the last days
         _date_detection(tenant.id, now)
         total = db.session.scalar(sa.select(sa.func.count()).select_from(SlaBreach))
     return [f"SLA demo: targets set, {len(found)} new breaches recorded ({total} in all)."] if found else []

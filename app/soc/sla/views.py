@@ -113,11 +113,12 @@ def targets_post():
 
 
 @bp.cli.command("check")
-def check_command() -> None:
+@click.option("--full", is_flag=True, help="Also re-read alerts and cases finished more than two days ago.")
+def check_command(full: bool) -> None:
     """Record SLA breaches in every tenant now (what the background job does every few minutes)."""
     from app.soc.sla.breaches import check_breaches
 
-    counts = check_breaches(utcnow())
+    counts = check_breaches(utcnow(), full=full)
     for slug, count in counts.items():
         click.echo(f"{slug}: {count} new breach{'' if count == 1 else 'es'}")
     click.echo(f"{sum(counts.values())} new in {len(counts)} tenant{'' if len(counts) == 1 else 's'}")
