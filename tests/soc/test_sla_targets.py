@@ -128,3 +128,14 @@ def test_targets_are_per_tenant(tenant_a, tenant_b):
         update_targets({S.CRITICAL.value: {"ack_minutes": 5, "resolve_minutes": 60}}, actor=system_actor(tenant_a))
     assert _targets(tenant_a)["critical"] == (5, 60)
     assert _targets(tenant_b)["critical"] == (15, 240)
+
+
+def test_a_post_without_a_severitys_fields_keeps_its_targets(login_as, tenant_a):
+    client = login_as("admin")
+    token = csrf_from(client.get(URL))
+    res = client.post(URL, {"csrf_token": token, "high-ack": "", "high-resolve": "2", "high-resolve-unit": "d"})
+    assert res.status_int == 303
+    assert _targets(tenant_a)["high"] == (None, 2 * 24 * 60)  # emptied: no target
+    assert _targets(tenant_a)["critical"] == (15, 240)  # not sent: unchanged
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditRecord)
+                             .where(AuditRecord.action == "sla.targets_changed")) == 1

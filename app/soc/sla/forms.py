@@ -24,6 +24,7 @@ class TargetField:
     name: str  # critical.ack_minutes: the service's error key
     value: str
     unit: str
+    sent: bool = True  # False when the request did not carry the field at all
 
 
 def split_minutes(minutes: int | None) -> tuple[str, str]:
@@ -51,7 +52,7 @@ def fields_from_form(form) -> dict[str, dict[str, TargetField]]:
     for severity in SEVERITIES:
         out[severity.value] = {
             kind: TargetField(f"{severity.value}.{kind}_minutes", (form.get(f"{severity.value}-{kind}") or "").strip(),
-                              form.get(f"{severity.value}-{kind}-unit") or "h")
+                              form.get(f"{severity.value}-{kind}-unit") or "h", sent=f"{severity.value}-{kind}" in form)
             for kind in FIELDS}
     return out
 
@@ -61,6 +62,8 @@ def parse_fields(fields: dict[str, dict[str, TargetField]]) -> tuple[dict[str, d
     changes: dict[str, dict] = {}
     errors: dict[str, list[str]] = {}
     for severity, by_kind in fields.items():
+        if not any(field.sent for field in by_kind.values()):
+            continue  # a severity the request left out keeps its targets; an emptied field means none
         values = {}
         for kind, field in by_kind.items():
             if field.unit not in UNITS:
