@@ -52,9 +52,10 @@ def insert_alerts(tenant_id: int, count: int, now: datetime) -> None:
     names, weights = [s[0] for s in SEVERITIES], [s[2] for s in SEVERITIES]
     rank = {s[0]: s[1] for s in SEVERITIES}
     rows = []
-    for n in range(1, count + 1):
+    # Alerts arrive in time order, so numbers and row ids grow with created_at, as in production.
+    arrivals = sorted(now - timedelta(minutes=rng.uniform(1, 90 * 24 * 60)) for _ in range(count))
+    for n, created in enumerate(arrivals, start=1):
         severity = rng.choices(names, weights)[0]
-        created = now - timedelta(minutes=rng.uniform(1, 90 * 24 * 60))
         low, high = ACK_RANGE[severity]
         ack = created + timedelta(minutes=rng.uniform(low, high))
         open_ = rng.random() < 0.05 or ack > now

@@ -105,41 +105,54 @@ def breach_counts(window: int, now: datetime | None = None) -> dict[str, int]:
 # --- mean times ----------------------------------------------------------------------------
 
 
-def _per_severity(m, values: dict, type_) -> sa.Case | sa.Null:
-    """A CASE on the row's severity giving that severity's value (NULL for severities without one)."""
-    whens = [(m.severity == s, sa.literal(v, type_)) for s, v in values.items() if v is not None]
-    return sa.case(*whens, else_=sa.null()) if whens else sa.null()
+def _per_severity(m, values: dict, type_):
+    """`CASE severity WHEN … THEN value END` (NULL for severities without one)."""
+    whens = {s: sa.literal(v, type_) for s, v in values.items() if v is not None}
+    return sa.case(whens, value=m.severity, else_=sa.null()) if whens else sa.null()
+
+
+def _rows_in_window(subject: Subject, targets: dict, since: datetime, now: datetime) -> sa.Subquery:
+    """Per row: severity, elapsed seconds to acknowledge and to resolve, and the targets and cut-offs.
+
+    Computed once per row here, so the aggregates above read columns instead of repeating
+    the date arithmetic in every sum.
+    """
+    m = subject.model
+    cols = [m.severity, m.created_at]
+    for kind, prefix in ((BreachKind.ACKNOWLEDGE, "ack"), (BreachKind.RESOLVE, "resolve")):
+        minutes = {s: target_minutes(t, kind) for s, t in targets.items() if target_minutes(t, kind)}
+        cols += [seconds_between(m.created_at, subject.end(kind)).label(f"{prefix}_s"),
+                 _per_severity(m, {s: n * 60 + TOLERANCE_SECONDS for s, n in minutes.items()}, sa.Float())
+                 .label(f"{prefix}_limit"),
+                 _per_severity(m, {s: now - timedelta(minutes=n) for s, n in minutes.items()}, UTCDateTime())
+                 .label(f"{prefix}_cutoff")]
+    return sa.select(*cols).where(m.created_at >= since, m.created_at <= now).subquery()
 
 
 def _sum_if(condition) -> sa.Function:
     return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
-def _kind_columns(subject: Subject, kind: BreachKind, targets: dict, now: datetime, prefix: str) -> list:
-    m, end = subject.model, subject.end(kind)
-    elapsed = seconds_between(m.created_at, end)
-    minutes = {s: target_minutes(t, kind) for s, t in targets.items() if target_minutes(t, kind)}
-    limit = _per_severity(m, {s: n * 60 for s, n in minutes.items()}, sa.Float())
-    overdue = _per_severity(m, {s: now - timedelta(minutes=n) for s, n in minutes.items()}, UTCDateTime())
+def _kind_columns(rows: sa.Subquery, prefix: str) -> list:
+    elapsed, limit, cutoff = rows.c[f"{prefix}_s"], rows.c[f"{prefix}_limit"], rows.c[f"{prefix}_cutoff"]
     return [
-        sa.func.count(end).label(f"{prefix}_done"),
+        sa.func.count(elapsed).label(f"{prefix}_done"),
         sa.func.sum(elapsed).label(f"{prefix}_seconds"),
-        _sum_if(sa.and_(end.is_not(None), elapsed <= limit + TOLERANCE_SECONDS)).label(f"{prefix}_met"),
+        _sum_if(elapsed <= limit).label(f"{prefix}_met"),
         # Decided: done, or still open past its due time (an open, overdue subject counts as missed).
-        _sum_if(sa.and_(limit.is_not(None), sa.or_(end.is_not(None), m.created_at < overdue)))
+        _sum_if(sa.and_(limit.is_not(None), sa.or_(elapsed.is_not(None), rows.c.created_at < cutoff)))
         .label(f"{prefix}_decided"),
     ]
 
 
 def _subject_times(subject: Subject, targets: dict, since: datetime, now: datetime) -> list[dict]:
-    m = subject.model
-    stmt = (sa.select(m.severity, sa.func.count().label("total"),
-                      *_kind_columns(subject, BreachKind.ACKNOWLEDGE, targets, now, "ack"),
-                      *_kind_columns(subject, BreachKind.RESOLVE, targets, now, "resolve"))
-            .where(m.created_at >= since, m.created_at <= now).group_by(m.severity))
-    rows = {r.severity: r._mapping for r in db.session.execute(stmt)}
-    out = [_figures(severity.value, rows.get(severity), targets[severity]) for severity in SEVERITIES]
-    return out + [_figures("all", _totals(rows.values()), None)]
+    rows = _rows_in_window(subject, targets, since, now)
+    stmt = (sa.select(rows.c.severity, sa.func.count().label("total"), *_kind_columns(rows, "ack"),
+                      *_kind_columns(rows, "resolve"))
+            .group_by(rows.c.severity))
+    found = {r.severity: r._mapping for r in db.session.execute(stmt)}
+    out = [_figures(severity.value, found.get(severity), targets[severity]) for severity in SEVERITIES]
+    return out + [_figures("all", _totals(found.values()), None)]
 
 
 def _totals(rows) -> dict:
