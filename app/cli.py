@@ -89,3 +89,14 @@ def register(app: Flask) -> None:
         except DomainError as exc:
             _fail(exc)
         click.echo(raw)
+
+    @app.cli.command("worker")
+    @click.option("--workers", default=2, show_default=True, help="threads running jobs")
+    def worker(workers: int) -> None:
+        """Run the background job consumer, periodic jobs included (the SLA breach check)."""
+        from flask import current_app
+
+        queue = current_app.extensions["huey"]
+        if queue.immediate:
+            raise click.ClickException("Jobs run inline here (VIGIL_JOBS_IMMEDIATE or testing): nothing to consume.")
+        queue.create_consumer(workers=workers, worker_type="thread", periodic=True).run()

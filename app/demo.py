@@ -12,6 +12,7 @@ from app.identity.models import Membership, User
 from app.identity.services import add_member, create_tenant
 from app.scim.demo import seed_scim
 from app.soc.demo import seed_soc
+from app.soc.sla.demo import seed_sla
 
 DEMO_PASSWORD = "vigil-demo-2026"  # noqa: S105 — printed on purpose: demo data only, never a real tenant
 DEMO_TENANTS = [("acme", "Acme Corp"), ("globex", "Globex Labs")]
@@ -46,6 +47,7 @@ def seed() -> list[str]:
     # The admin also belongs to a second tenant, to show the tenant switcher.
     _ensure_member(globex, "admin@acme.test", "Ada Admin", Role.ADMIN)
     soc_lines = seed_soc(acme)
+    soc_lines += seed_sla(acme)
     lines = [f"Demo tenant '{acme.slug}' ready. Sign in at the console with (password {DEMO_PASSWORD}):"]
     lines += [f"  {role.value:<11} {email}" for email, _name, role in DEMO_USERS]
     return lines + soc_lines + seed_scim(acme)

@@ -7,3 +7,4 @@ from app.identity import passkey_models as passkey_models  # noqa: F401
 from app.scim import models as scim_models  # noqa: F401
 from app.soc import models as soc_models  # noqa: F401
 from app.soc.cases import models as case_models  # noqa: F401
+from app.soc.sla import models as sla_models  # noqa: F401

@@ -42,6 +42,7 @@ PERMISSIONS = {
     "compliance:write": "Edit controls, evidence, risks and policies",
     "report:read": "Download reports",
     "scim:manage": "Create and revoke SCIM provisioning tokens",
+    "sla:manage": "Set the SLA targets for alerts and cases",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read") or p == "dashboard:view"}

@@ -365,7 +365,7 @@ def _move(alert: Alert, to: AlertStatus, *, actor: Actor, action: str, reason: C
     alert.status = to
     alert.close_reason = reason if to is AlertStatus.CLOSED else None
     alert.closed_at = now if to is AlertStatus.CLOSED else None
-    if to in (AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS) and alert.acknowledged_at is None:
+    if to is not AlertStatus.NEW and alert.acknowledged_at is None:  # leaving new, even straight to closed
         alert.acknowledged_at = now
     audit.record(action, actor=actor, target=alert, before=before, after=_state(alert))
     return alert

@@ -34,6 +34,8 @@ EXPECTED_PAGES = {
     "/soc/alerts": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
     "/soc/cases": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
     "/admin/scim": {Role.ADMIN},
+    "/soc/sla": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
+    "/soc/sla/targets": {Role.ADMIN},
 }
 
 

@@ -31,6 +31,7 @@ class TimelineKind(StrEnum):
     ALERT_LINK = "alert_link"
     ATTACHMENT = "attachment"
     TASK_DONE = "task_done"
+    SLA_BREACH = "sla_breach"
 
 
 class EventCategory(StrEnum):
@@ -86,6 +87,7 @@ class Case(TenantScoped, Base):
     techniques: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     template: Mapped[str | None] = mapped_column(sa.String(40))
     resolution: Mapped[str | None] = mapped_column(sa.Text)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # left new or got an owner
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()

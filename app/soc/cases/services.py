@@ -152,6 +152,7 @@ def create_case(*, actor: Actor, title: str, severity: str | None = None, descri
                 status=CaseStatus.NEW, tags=_tags([*(tpl.tags if tpl else ()), *(tags or [])]),
                 techniques=_techniques([*(tpl.techniques if tpl else ()), *(techniques or [])]),
                 assignee=_checked_member(assignee, "assignee"), template=tpl.key if tpl else None)
+    case.acknowledged_at = utcnow() if case.assignee is not None else None  # an owner from the start
     case.number = _next_number()
     db.session.add(case)
     db.session.flush()
@@ -198,6 +199,7 @@ def assign_case(case: Case, assignee: User | None, *, actor: Actor) -> Case:
         return case
     before, after = _user_label(case.assignee), _user_label(assignee)
     case.assignee = assignee
+    case.acknowledged_at = case.acknowledged_at or (utcnow() if assignee is not None else None)
     timeline.write_entry(case, TimelineKind.ASSIGNMENT, actor=actor,
                          body=f"Assigned to {after}" if after else "Unassigned", details={"from": before, "to": after})
     audit.record("case.assigned", actor=actor, target=case, before={"assignee": before}, after={"assignee": after})
@@ -246,6 +248,7 @@ def transition_case(case: Case, to: str | CaseStatus, *, actor: Actor, resolutio
         raise ValidationFailed({"resolution": ["Use at most 20,000 characters."]})
     before = {"status": case.status.value, "resolution": case.resolution}
     case.status = target
+    case.acknowledged_at = case.acknowledged_at or utcnow()  # any move leaves new
     if target is CaseStatus.CLOSED:
         case.resolution, case.closed_at = resolution, utcnow()
     else:
@@ -346,6 +349,7 @@ def merge_cases(source: Case, into: Case, *, actor: Actor) -> Case:
     into.watchers = list(dict.fromkeys([*into.watchers, *source.watchers]))
     before = {"status": source.status.value}
     source.status, source.closed_at, source.merged_into = CaseStatus.CLOSED, utcnow(), into
+    source.acknowledged_at = source.acknowledged_at or source.closed_at
     source.resolution = f"Merged into {into.reference}."
     timeline.write_entry(source, TimelineKind.STATUS_CHANGE, actor=actor,
                          body=f"{before['status']} → closed: merged into {into.reference}",

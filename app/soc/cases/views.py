@@ -47,7 +47,7 @@ PAGE_SIZE = 50
 KIND_LABELS = {TimelineKind.EVENT: "Events", TimelineKind.COMMENT: "Comments",
                TimelineKind.STATUS_CHANGE: "Status", TimelineKind.ASSIGNMENT: "Assignment",
                TimelineKind.ALERT_LINK: "Alerts", TimelineKind.ATTACHMENT: "Evidence",
-               TimelineKind.TASK_DONE: "Tasks"}
+               TimelineKind.TASK_DONE: "Tasks", TimelineKind.SLA_BREACH: "SLA"}
 
 
 def _errors(exc: DomainError) -> dict[str, list[str]]:
