@@ -78,9 +78,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.soc.cases.api import api_bp as cases_api
     from app.soc.cases.views import bp as cases_bp
     from app.soc.views import bp as soc_bp
+    from app.identity.sso.admin_views import bp as sso_admin_bp
+    from app.identity.sso.views import bp as sso_bp
 
     web_session.init_app(app)
-    for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp, soc_bp, cases_bp):
+    for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp, soc_bp, cases_bp, sso_bp, sso_admin_bp):
         app.register_blueprint(bp)
     # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
     # Nested once per process: a second create_app (tests, scripts) must not re-nest them.
