@@ -73,13 +73,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.home.views import bp as home_bp
     from app.identity import web_session
     from app.identity.api import api_bp as identity_api
+    from app.identity.sso.admin_views import bp as sso_admin_bp
+    from app.identity.sso.views import bp as sso_bp
     from app.identity.views import bp as identity_bp
     from app.soc.api import api_bp as soc_api
     from app.soc.cases.api import api_bp as cases_api
     from app.soc.cases.views import bp as cases_bp
     from app.soc.views import bp as soc_bp
-    from app.identity.sso.admin_views import bp as sso_admin_bp
-    from app.identity.sso.views import bp as sso_bp
 
     web_session.init_app(app)
     for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp, soc_bp, cases_bp, sso_bp, sso_admin_bp):

@@ -24,7 +24,8 @@ class OidcForm(FlaskForm):
 class SamlForm(FlaskForm):
     saml_metadata_file = FileField("IdP metadata file (XML)")
     saml_metadata_url = StringField("…or IdP metadata URL", validators=[Optional(), Length(max=500)],
-                                    render_kw={"placeholder": "https://idp.example.com/metadata", "autocomplete": "off"})
+                                    render_kw={"placeholder": "https://idp.example.com/metadata",
+                                               "autocomplete": "off"})
     saml_idp_entity_id = StringField("IdP entity id", validators=[Optional(), Length(max=500)])
     saml_idp_sso_url = StringField("IdP single sign-on URL (HTTP-Redirect)", validators=[Optional(), Length(max=500)])
     saml_idp_slo_url = StringField("IdP single logout URL (optional)", validators=[Optional(), Length(max=500)])

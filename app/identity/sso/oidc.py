@@ -150,7 +150,7 @@ def _verified_claims(config, meta: dict, keys: KeySet, token: dict, nonce: str) 
 
 def _claim_message(exc: Exception, config) -> str:
     text = str(exc)
-    if "'iss'" in text or "iss" == getattr(exc, "claim", None):
+    if "'iss'" in text or getattr(exc, "claim", None) == "iss":
         return "The ID token was issued by another issuer than the one configured on the SSO page."
     if "aud" in text:
         return (f"The ID token is meant for another client (its audience is not “{config.oidc_client_id}”); "

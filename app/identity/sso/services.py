@@ -22,7 +22,7 @@ from app.identity.sso import oidc, saml
 from app.identity.sso.models import SsoConfig, SsoDomain
 from app.identity.sso.signin import claimed_domains, current_config
 
-SECRET_PURPOSE = "sso-oidc-client-secret"
+SECRET_PURPOSE = "sso-oidc-client-secret"  # noqa: S105 — an HKDF purpose label, not a secret
 DOMAIN_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
