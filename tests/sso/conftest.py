@@ -65,3 +65,55 @@ def through_provider(idp_redirect) -> str:
     assert answer.status_code == 302, answer.text[:300]
     back = urlsplit(answer.headers["Location"])
     return f"{back.path}?{back.query}"
+
+
+# --- SAML ----------------------------------------------------------------------------------
+
+SP_ENTITY = "http://localhost/sso/tenant-a/saml/metadata"
+ACS = "http://localhost/sso/tenant-a/saml/acs"
+
+
+@pytest.fixture(scope="session")
+def _idp():
+    from tests.peers.saml_idp import SamlIdp
+
+    idp = SamlIdp().start()
+    yield idp
+    idp.stop()
+
+
+@pytest.fixture
+def saml_idp(_idp):
+    _idp.user = {"email": "grace@example.org", "name": "Grace Hopper", "groups": ["soc-analysts"]}
+    return _idp
+
+
+@pytest.fixture
+def saml_tenant(tenant_a, saml_idp, web):
+    saml_idp.trust_sp(web.get("/sso/tenant-a/saml/metadata").text)
+    with tenant_context(tenant_a):
+        services.save_saml(actor=system_actor(tenant_a, "test"), want_response_signed=False, email_attr="email",
+                           name_attr="displayName", groups_attr="groups", slo_enabled=False,
+                           metadata_xml=saml_idp.metadata_xml(), metadata_url="", entity_id="", sso_url="",
+                           slo_url="", cert_pem="")
+    configure_sso(tenant_a, allowed_domains="example.org", group_roles_text="soc-analysts = analyst")
+    return tenant_a
+
+
+def sp_initiated(web, saml_idp, email: str = "grace@example.org") -> tuple[str, str]:
+    """Start sign-in at Vigil; returns the AuthnRequest id the IdP received and the RelayState."""
+    from saml2 import BINDING_HTTP_REDIRECT
+
+    to_idp = start_sso(web, email)
+    query = {k: v[0] for k, v in __import__("urllib.parse").parse.parse_qs(
+        urlsplit(to_idp.headers["Location"]).query).items()}
+    assert to_idp.headers["Location"].startswith(saml_idp.base + "/sso")
+    parsed = saml_idp.server().parse_authn_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT)
+    return parsed.message.id, query["RelayState"]
+
+
+def post_acs(web, saml_response: str, relay: str | None, status="*"):
+    data = {"SAMLResponse": saml_response}
+    if relay is not None:
+        data["RelayState"] = relay
+    return web.post("/sso/tenant-a/saml/acs", data, status=status)
