@@ -110,8 +110,7 @@ def test_signature_wrapping_is_refused(web, saml_tenant, saml_idp, placement):
     else:  # XSW: the signed assertion hidden inside the forged one, which takes its place
         root.replace(signed, evil)
         evil.append(signed)
-    page = _refused(web, _b64(root), relay, "")
-    assert "wrapping" in page.text or "signature" in page.text.lower()
+    _refused(web, _b64(root), relay, "possible signature wrapping")
     assert db.session.scalar(sa.select(User).where(User.email == "mallory@example.org")) is None
 
 

@@ -14,6 +14,8 @@ PUBLIC = {
     "static", "health.health", "health.ready", "home.index", "identity.login", "identity.login_post",
     "identity.login_code", "identity.login_code_post", "identity.password_set", "identity.password_set_post",
     "identity.logout",
+    # Single sign-on: the IdP and the signed-out browser reach these; each opens the URL's tenant.
+    "sso.start", "sso.oidc_callback", "sso.saml_metadata", "sso.saml_acs", "sso.saml_sls",
 }
 # Routes for any signed-in member, whatever the role (their own account).
 ANY_MEMBER = {
@@ -30,6 +32,7 @@ EXPECTED_PAGES = {
     "/audit/": {Role.ADMIN, Role.AUDITOR},
     "/soc/alerts": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
     "/soc/cases": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
+    "/admin/sso/": {Role.ADMIN},
 }
 
 
