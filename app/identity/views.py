@@ -99,8 +99,11 @@ def _email_step():
         return render("identity/login.html", form=form, status=422)
     tenant = sso_signin.tenant_for_email(form.email.data)
     if tenant is not None:
-        return redirect(url_for("sso.start", slug=tenant.slug, login_hint=form.email.data,
-                                next=safe_next_path(session.get("next"))), 303)
+        # A page, not a 303: CSP form-action also covers redirects after a form POST, and this chain
+        # ends at the IdP's origin. The meta refresh (or the link, by hand) is a fresh navigation.
+        start_url = url_for("sso.start", slug=tenant.slug, login_hint=form.email.data,
+                            next=safe_next_path(session.get("next")))
+        return render("identity/sso_redirect.html", start_url=start_url, tenant_name=tenant.name)
     return render("identity/login.html", form=LoginForm(email=form.email.data), step="password")
 
 

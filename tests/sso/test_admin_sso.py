@@ -114,7 +114,9 @@ def test_bad_group_mapping_line_is_named(login_as, oidc_tenant):
 def test_email_domain_routes_to_the_idp_or_the_password_step(web, oidc_tenant):
     form = web.get("/login").forms[0]
     form["email"] = "someone@example.com"
-    assert urlsplit(form.submit(status=303).headers["Location"]).path == "/sso/tenant-a/start"
+    to_sso = form.submit(status=200)
+    assert urlsplit(to_sso.pyquery("#sso-continue").attr("href")).path == "/sso/tenant-a/start"
+    assert 'http-equiv="refresh"' in to_sso.text
     form = web.get("/login").forms[0]
     form["email"] = "someone@elsewhere.test"
     step = form.submit(status=200)
