@@ -67,30 +67,25 @@ def test_new_user_signs_in_through_oidc(page, live_server, oidc_provider, screen
     assert page.page_errors == []
 
 
-def test_new_user_signs_in_through_saml(page, live_server, saml_idp):
-    saml_idp.user = {"email": "grace@example.org", "name": "Grace Saml", "groups": ["soc-analysts"]}
+def test_new_user_signs_in_through_saml_after_a_refused_response(page, live_server, saml_idp, screenshot):
     saml_idp.trust_sp(page.request.get(f"{live_server.url}/sso/acme/saml/metadata").text())
     _connect(live_server, lambda actor: services.save_saml(
         actor=actor, want_response_signed=False, email_attr="email", name_attr="displayName",
         groups_attr="groups", slo_enabled=False, metadata_xml="", metadata_url=f"{saml_idp.base}/metadata",
         entity_id="", sso_url="", slo_url="", cert_pem=""), "example.org", "soc-analysts = analyst")
 
+    # First the IdP vouches for an address outside the tenant's domains: refused, with the reason.
+    saml_idp.user = {"email": "mallory@elsewhere.test", "name": "Mallory", "groups": []}
+    _sign_in_with_email(page, live_server.url, "grace@example.org")
+    page.get_by_text("Single sign-on did not complete.").wait_for()
+    assert "allowed email domains" in page.locator(".sso-refused").inner_text()
+    screenshot(page, "sso-refused", reload=False)
+    assert page.goto(f"{live_server.url}/dashboard").url.split("?")[0].endswith("/login")
+
+    saml_idp.user = {"email": "grace@example.org", "name": "Grace Saml", "groups": ["soc-analysts"]}
     _sign_in_with_email(page, live_server.url, "grace@example.org")
     # The IdP's page posts the signed response to our ACS across sites; we land signed in.
     page.wait_for_url(re.compile(r"/dashboard$"))
     assert page.get_by_role("heading", name="Dashboard").is_visible()
     assert page.get_by_role("link", name="Alerts").is_visible()  # analyst, from the mapped group
     assert page.page_errors == []
-
-
-def test_a_refused_response_ends_on_the_sign_in_page_with_the_reason(page, live_server, saml_idp):
-    saml_idp.trust_sp(page.request.get(f"{live_server.url}/sso/acme/saml/metadata").text())
-    _connect(live_server, lambda actor: services.save_saml(
-        actor=actor, want_response_signed=False, email_attr="email", name_attr="displayName",
-        groups_attr="groups", slo_enabled=False, metadata_xml="", metadata_url=f"{saml_idp.base}/metadata",
-        entity_id="", sso_url="", slo_url="", cert_pem=""), "example.com", "")
-    # The IdP vouches for an address outside the tenant's domains.
-    _sign_in_with_email(page, live_server.url, "someone@example.com")
-    page.get_by_text("Single sign-on did not complete.").wait_for()
-    assert "allowed email domains" in page.locator(".sso-refused").inner_text()
-    assert page.goto(f"{live_server.url}/dashboard").url.split("?")[0].endswith("/login")
