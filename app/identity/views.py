@@ -34,7 +34,8 @@ def _safe_next(target: str | None) -> str:
     return safe_next_path(target) or url_for("home.dashboard")
 
 
-def finish_login(user: User, method: str, *, membership: Membership | None = None, next_url: str | None = None):
+def finish_login(user: User, method: str, *, membership: Membership | None = None, next_url: str | None = None,
+                 keep: dict | None = None):
     """Open the server-side session and rotate the cookie; SSO passes the tenant its IdP vouched for."""
     sso_tenant = membership.tenant.public_id if membership is not None else None
     if membership is None:
@@ -51,6 +52,7 @@ def finish_login(user: User, method: str, *, membership: Membership | None = Non
     session[TENANT_KEY] = membership.tenant.public_id
     if sso_tenant:
         session[SSO_TENANT_KEY] = sso_tenant  # this session may enter only the tenant whose IdP vouched
+    session.update(keep or {})
     user.login_sid = sid
     login_user(user)
     return redirect(_safe_next(next_url), 303)
@@ -138,10 +140,15 @@ def login_code_post():
 
 @bp.post("/logout")
 def logout():
+    from app.identity.sso.views import single_logout_url
+
+    slo_url = single_logout_url(session) if current_user.is_authenticated else None
     if current_user.is_authenticated:
         auth.end_session(current_user.get_id(), g.get("actor"))
     logout_user()
     session.clear()
+    if slo_url:  # a page, not a 303, for the same CSP form-action reason as the sign-in hand-off
+        return render("identity/sso_redirect.html", start_url=slo_url, tenant_name=None)
     flash("You are signed out.", "success")
     return redirect(url_for("identity.login"), 303)
 

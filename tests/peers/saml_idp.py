@@ -77,7 +77,8 @@ class SamlIdp:
         conf.load({
             "entityid": self.entity_id,
             "service": {"idp": {
-                "endpoints": {"single_sign_on_service": [(f"{self.base}/sso", BINDING_HTTP_REDIRECT)]},
+                "endpoints": {"single_sign_on_service": [(f"{self.base}/sso", BINDING_HTTP_REDIRECT)],
+                              "single_logout_service": [(f"{self.base}/slo", BINDING_HTTP_REDIRECT)]},
                 "policy": {"default": {"lifetime": {"minutes": lifetime_minutes}, "attribute_restrictions": None}},
                 "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
             }},

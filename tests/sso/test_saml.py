@@ -164,3 +164,31 @@ def test_a_relay_state_is_good_for_one_response_only(web, saml_tenant, saml_idp,
     post_acs(web, saml_idp.response(acs=ACS, audience=SP_ENTITY, in_response_to=request_id), relay, status=303)
     fresh = saml_idp.response(acs=ACS, audience=SP_ENTITY, in_response_to=request_id)
     _refused(webtest.TestApp(app), fresh, relay, "already used")
+
+
+def test_sign_out_continues_to_the_idp_with_a_logout_request(web, saml_tenant, saml_idp):
+    from urllib.parse import parse_qs
+
+    from saml2 import BINDING_HTTP_REDIRECT
+
+    from app.core.actors import system_actor
+    from app.core.tenancy import tenant_context
+    from app.identity.sso import services
+    from tests.conftest import csrf_from
+
+    with tenant_context(saml_tenant):
+        services.save_saml(actor=system_actor(saml_tenant, "test"), want_response_signed=False, email_attr="email",
+                           name_attr="displayName", groups_attr="groups", slo_enabled=True,
+                           metadata_xml=saml_idp.metadata_xml(), metadata_url="", entity_id="", sso_url="",
+                           slo_url="", cert_pem="")
+    request_id, relay = sp_initiated(web, saml_idp)
+    post_acs(web, saml_idp.response(acs=ACS, audience=SP_ENTITY, in_response_to=request_id), relay, status=303)
+
+    page = web.post("/logout", {"csrf_token": csrf_from(web.get("/account/security"))}, status=200)
+    url = page.pyquery("#sso-continue").attr("href")
+    assert url.startswith(f"{saml_idp.base}/slo?")
+    logout = saml_idp.server().parse_logout_request(parse_qs(urlsplit(url).query)["SAMLRequest"][0],
+                                                    BINDING_HTTP_REDIRECT)
+    assert logout.message.name_id.text == "grace@example.org"
+    assert logout.message.issuer.text == SP_ENTITY
+    assert web.get("/dashboard", status="*").status_int in (302, 303)  # Vigil's own session is over

@@ -14,6 +14,7 @@ from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as V
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
@@ -246,7 +247,18 @@ def process_response(config, sp: SpUrls, request_data: dict, saml_response: str,
     email = first(config.saml_email_attr) or (response.get_nameid() or "")
     return SsoIdentity(email=email, name=first(config.saml_name_attr),
                        groups=[str(g) for g in attrs.get(config.saml_groups_attr) or []],
-                       subject=response.get_nameid() or "")
+                       subject=response.get_nameid() or "", name_id_format=response.get_nameid_format() or "",
+                       session_index=response.get_session_index() or "")
+
+
+def logout_redirect(config, sp: SpUrls, *, name_id: str, name_id_format: str, session_index: str) -> str | None:
+    """The IdP URL carrying a LogoutRequest for this session, or None when single logout is off."""
+    if not config.saml_slo_enabled or not config.saml_idp_slo_url:
+        return None
+    s = settings(config, sp)
+    request = OneLogin_Saml2_Logout_Request(s, name_id=name_id, session_index=session_index or None,
+                                            name_id_format=name_id_format or None)
+    return OneLogin_Saml2_Utils.redirect(config.saml_idp_slo_url, {"SAMLRequest": request.get_request()})
 
 
 def _remember_assertion(response: OneLogin_Saml2_Response) -> None:

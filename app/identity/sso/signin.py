@@ -47,6 +47,9 @@ class SsoIdentity:
     name: str
     groups: list[str]
     subject: str
+    # SAML only: kept in the browser session so sign-out can send a LogoutRequest for this session.
+    name_id_format: str = ""
+    session_index: str = ""
 
 
 def config_for(tenant: Tenant) -> SsoConfig | None:

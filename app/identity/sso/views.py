@@ -147,7 +147,9 @@ def saml_acs(slug: str):
             membership = provision(config, tenant, identity, protocol="saml")
         except SsoFailed as exc:
             return _fail(tenant, exc, "saml")
-        return _signed_in(membership, "sso:saml", pending.next_url if pending else None)
+        return _signed_in(membership, "sso:saml", pending.next_url if pending else None,
+                          saml_session={"name_id": identity.subject, "format": identity.name_id_format,
+                                        "index": identity.session_index})
 
 
 def _pending_saml(config, relay: str | None):
@@ -176,7 +178,31 @@ def saml_sls(slug: str):
     return redirect(url_for("identity.login"), 303)
 
 
-def _signed_in(membership, method: str, next_url: str | None):
+def _signed_in(membership, method: str, next_url: str | None, saml_session: dict | None = None):
     from app.identity.views import finish_login
 
-    return finish_login(membership.user, method, membership=membership, next_url=next_url)
+    return finish_login(membership.user, method, membership=membership, next_url=next_url,
+                        keep={SAML_SESSION_KEY: saml_session} if saml_session else None)
+
+
+SAML_SESSION_KEY = "saml_session"
+
+
+def single_logout_url(session_data: dict) -> str | None:
+    """Where sign-out continues when this session came from a SAML IdP with single logout on."""
+    saml_session = session_data.get(SAML_SESSION_KEY)
+    tenant_id = session_data.get("sso_tenant")
+    if not saml_session or not tenant_id:
+        return None
+    from app.core.db import db
+    from app.core.tenancy import Tenant
+
+    tenant = db.session.scalar(db.select(Tenant).where(Tenant.public_id == tenant_id))
+    if tenant is None:
+        return None
+    with tenant_context(tenant):
+        config = current_config()
+        if config is None or config.protocol != "saml":
+            return None
+        return saml.logout_redirect(config, sp_urls(tenant.slug), name_id=saml_session["name_id"],
+                                    name_id_format=saml_session["format"], session_index=saml_session["index"])
