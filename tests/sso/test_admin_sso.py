@@ -136,8 +136,10 @@ def test_enforced_sso_refuses_member_passwords_but_admins_keep_break_glass(web, 
 
 
 def test_an_sso_session_stays_in_the_tenant_whose_idp_vouched(web, oidc_tenant, tenant_b):
-    # Ada is also an admin of tenant B; tenant A's IdP must not open tenant B for her.
+    # Ada is an admin of tenant B and, added by tenant A's admin, an analyst there; tenant A's IdP
+    # must not open tenant B for her.
     factories.make_member(tenant_b, role="admin", email="ada@example.com")
+    factories.make_member(oidc_tenant, role="analyst", email="ada@example.com")
     web.get(through_provider(start_sso(web, "ada@example.com")), status=303)
     token = csrf_from(web.get("/account/security"))
     res = web.post("/tenant/switch", {"tenant": tenant_b.public_id, "csrf_token": token}, status=404)

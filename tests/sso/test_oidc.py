@@ -100,3 +100,16 @@ def test_email_outside_the_allowed_domains_is_refused(web, oidc_tenant, oidc_pro
 def test_no_jit_refuses_unknown_users(web, oidc_tenant, oidc_provider):
     configure_sso(oidc_tenant, jit_enabled=False)
     _refused(web, through_provider(start_sso(web, "ada@example.com")), "just-in-time provisioning is off")
+
+
+def test_jit_does_not_attach_an_account_that_belongs_to_another_tenant(web, oidc_tenant, oidc_provider, tenant_b):
+    from tests import factories
+
+    factories.make_member(tenant_b, role="admin", email="ada@example.com")
+    _refused(web, through_provider(start_sso(web, "ada@example.com")), "already has a Vigil account")
+
+
+def test_an_idp_without_claimed_domains_vouches_for_no_one(web, oidc_tenant, oidc_provider):
+    start = start_sso(web, "ada@example.com")  # routed while the domain was claimed
+    configure_sso(oidc_tenant, allowed_domains="")
+    _refused(web, through_provider(start), "no email domains routed")

@@ -123,7 +123,11 @@ def consume_pending(raw_state: str | None, protocol: str) -> SsoPendingLogin:
 
 def _check_domain(config: SsoConfig, tenant: Tenant, email: str) -> None:
     domains = claimed_domains(tenant)
-    if domains and email_domain(email) not in domains:
+    # A tenant's IdP vouches only for addresses in domains this tenant claimed (one tenant per domain).
+    if not domains:
+        raise SsoFailed("This tenant has no email domains routed to its identity provider yet. Add them under "
+                        "“Email domains routed to this IdP” on the SSO page.", "no domains claimed")
+    if email_domain(email) not in domains:
         raise SsoFailed(f"The identity provider signed in {email}, but {email_domain(email)} is not one of this "
                         f"tenant's allowed email domains ({', '.join(domains)}).", "domain not allowed")
 
@@ -148,6 +152,10 @@ def provision(config: SsoConfig, tenant: Tenant, identity: SsoIdentity, *, proto
         if not config.jit_enabled:
             raise SsoFailed(f"{email} is not a member of this tenant and just-in-time provisioning is off. "
                             "Add the member on the Members page, or turn provisioning on.", "not a member")
+        if user is not None and active_memberships(user):
+            # Users are global: JIT must not let one tenant's IdP attach an account other tenants rely on.
+            raise SsoFailed(f"{email} already has a Vigil account in another organisation, so it is not created "
+                            "here automatically. Add it on the Members page first.", "existing account elsewhere")
         if user is None:
             user = User(email=email, name=identity.name[:200], password_hash=None)
             db.session.add(user)
