@@ -74,6 +74,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.identity import web_session
     from app.identity.api import api_bp as identity_api
     from app.identity.passkey_views import bp as passkeys_bp
+    from app.identity.sso.admin_views import bp as sso_admin_bp
+    from app.identity.sso.views import bp as sso_bp
     from app.identity.views import bp as identity_bp
     from app.scim.api import bp as scim_bp
     from app.scim.views import bp as scim_admin_bp
@@ -85,7 +87,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.soc.views import bp as soc_bp
 
     web_session.init_app(app)
-    for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp, soc_bp, cases_bp, passkeys_bp, sla_bp):
+    for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp, soc_bp, cases_bp, passkeys_bp, sla_bp,
+               sso_bp, sso_admin_bp):
         app.register_blueprint(bp)
     # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
     # Nested once per process: a second create_app (tests, scripts) must not re-nest them.

@@ -4,6 +4,7 @@ from app.core import audit, tenancy  # noqa: F401
 from app.identity import group_roles  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
 from app.identity import passkey_models as passkey_models  # noqa: F401
+from app.identity.sso import models as sso_models  # noqa: F401
 from app.scim import models as scim_models  # noqa: F401
 from app.soc import models as soc_models  # noqa: F401
 from app.soc.cases import models as case_models  # noqa: F401

@@ -43,6 +43,7 @@ PERMISSIONS = {
     "report:read": "Download reports",
     "scim:manage": "Create and revoke SCIM provisioning tokens",
     "sla:manage": "Set the SLA targets for alerts and cases",
+    "sso:manage": "Configure single sign-on (OIDC, SAML), enforcement and group → role mapping",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read") or p == "dashboard:view"}

@@ -10,6 +10,13 @@ class LoginForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
+class EmailForm(FlaskForm):
+    """The first sign-in step: the email's domain decides between the IdP and a password."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)],
+                       render_kw={"autocomplete": "username webauthn", "autofocus": True})
+
+
 class CodeForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=32)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True})

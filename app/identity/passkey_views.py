@@ -9,7 +9,8 @@ from app.core.errors import DomainError, ValidationFailed
 from app.core.ui import render, respond_changed
 from app.extensions import limiter
 from app.identity import passkeys, stepup
-from app.identity.views import _finish_login, _pending_user
+from app.identity.sso.signin import ENFORCED_MESSAGE
+from app.identity.views import _pending_user, finish_login
 
 bp = Blueprint("passkeys", __name__)
 
@@ -155,7 +156,9 @@ def login_post():
                                              expected_user=pending)
     except DomainError as exc:
         return _json_error(exc)
-    response = _finish_login(user, "password+passkey" if pending else "passkey")
+    response = finish_login(user, "password+passkey" if pending else "passkey")
+    if response.status_code != 303:  # every tenant of this user enforces SSO and they are no admin
+        return jsonify(error=ENFORCED_MESSAGE), 403
     return jsonify(redirect=response.location)
 
 

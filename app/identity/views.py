@@ -13,33 +13,50 @@ from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.ui import render
 from app.extensions import limiter
 from app.identity import auth, passkeys, services, totp
-from app.identity.forms import CodeForm, LoginForm, PasswordSetForm
-from app.identity.models import User
-from app.identity.web_session import TENANT_KEY, choose_membership
+from app.identity.forms import CodeForm, EmailForm, LoginForm, PasswordSetForm
+from app.identity.models import Membership, User
+from app.identity.sso import signin as sso_signin
+from app.identity.web_session import SSO_TENANT_KEY, TENANT_KEY, choose_membership
 
 bp = Blueprint("identity", __name__)
 
 MFA_PENDING_SECONDS = 300
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next_path(target: str | None) -> str | None:
     # Only same-site paths: an open redirect after sign-in is a phishing gift.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("home.dashboard")
+    return None
 
 
-def _finish_login(user: User, method: str):
-    membership, _ = choose_membership(user, session.get(TENANT_KEY))
+def _safe_next(target: str | None) -> str:
+    return safe_next_path(target) or url_for("home.dashboard")
+
+
+def finish_login(user: User, method: str, *, membership: Membership | None = None, next_url: str | None = None,
+                 keep: dict | None = None):
+    """Open the server-side session and rotate the cookie; SSO passes the tenant its IdP vouched for."""
+    sso_tenant = membership.tenant.public_id if membership is not None else None
+    if membership is None:
+        allowed = sso_signin.password_memberships(user)
+        membership = next((m for m in allowed if m.tenant.public_id == session.get(TENANT_KEY)),
+                          allowed[0] if allowed else None)
+        if membership is None:
+            return render("identity/login.html", form=EmailForm(), error=sso_signin.ENFORCED_MESSAGE, status=403)
     sid = auth.start_session(user, membership, ip=client_ip(), user_agent=request.user_agent.string,
                              method=method)
-    next_url = session.get("next")
+    next_url = next_url or session.get("next")
     session.clear()  # rotate: nothing from before sign-in survives into the new session
     session.permanent = True
     session[TENANT_KEY] = membership.tenant.public_id
+    if sso_tenant:
+        session[SSO_TENANT_KEY] = sso_tenant  # this session may enter only the tenant whose IdP vouched
+    session.update(keep or {})
     user.login_sid = sid
     login_user(user)
     return redirect(_safe_next(next_url), 303)
+
 
 
 @bp.get("/login")
@@ -47,29 +64,49 @@ def login():
     if current_user.is_authenticated and g.get("actor"):
         return redirect(url_for("home.dashboard"))
     session["next"] = request.args.get("next")
-    return render("identity/login.html", form=LoginForm())
+    if request.args.get("password"):  # break-glass: straight to the password step
+        return render("identity/login.html", form=LoginForm(), step="password")
+    return render("identity/login.html", form=EmailForm())
 
 
 @bp.post("/login")
 @limiter.limit("30 per minute")
 def login_post():
+    if "password" not in request.form:
+        return _email_step()
     form = LoginForm()
     if not form.validate_on_submit():
-        return render("identity/login.html", form=form, status=422)
+        return render("identity/login.html", form=form, step="password", status=422)
     try:
         outcome = auth.check_credentials(form.email.data, form.password.data)
+        sso_signin.check_password_allowed(outcome.user)
     except DomainError as exc:
-        return render("identity/login.html", form=form, error=exc.message, status=exc.status)
+        return render("identity/login.html", form=form, step="password", error=exc.message, status=exc.status)
     if outcome.needs_second_factor:
         session["mfa_user"], session["mfa_at"] = outcome.user.public_id, time.time()
         return redirect(url_for("identity.login_code"), 303)
-    return _finish_login(outcome.user, "password")
+    return finish_login(outcome.user, "password")
 
 
 def _pending_user() -> User | None:
     if time.time() - session.get("mfa_at", 0) > MFA_PENDING_SECONDS:
         return None
     return db.session.scalar(db.select(User).where(User.public_id == session.get("mfa_user", "")))
+
+
+def _email_step():
+    """Home-realm discovery: a domain routed to a tenant's IdP goes there; anything else to the password step."""
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return render("identity/login.html", form=form, status=422)
+    tenant = sso_signin.tenant_for_email(form.email.data)
+    if tenant is not None:
+        # A page, not a 303: CSP form-action also covers redirects after a form POST, and this chain
+        # ends at the IdP's origin. The meta refresh (or the link, by hand) is a fresh navigation.
+        start_url = url_for("sso.start", slug=tenant.slug, login_hint=form.email.data,
+                            next=safe_next_path(session.get("next")))
+        return render("identity/sso_redirect.html", start_url=start_url, tenant_name=tenant.name)
+    return render("identity/login.html", form=LoginForm(email=form.email.data), step="password")
 
 
 @bp.get("/login/code")
@@ -103,15 +140,20 @@ def login_code_post():
                       **_second_factors(user))
     if method == "recovery_code":
         flash("You used a recovery code. Generate new ones if few are left.", "warning")
-    return _finish_login(user, f"password+{method}")
+    return finish_login(user, f"password+{method}")
 
 
 @bp.post("/logout")
 def logout():
+    from app.identity.sso.views import single_logout_url
+
+    slo_url = single_logout_url(session) if current_user.is_authenticated else None
     if current_user.is_authenticated:
         auth.end_session(current_user.get_id(), g.get("actor"))
     logout_user()
     session.clear()
+    if slo_url:  # a page, not a 303, for the same CSP form-action reason as the sign-in hand-off
+        return render("identity/sso_redirect.html", start_url=slo_url, tenant_name=None)
     flash("You are signed out.", "success")
     return redirect(url_for("identity.login"), 303)
 
@@ -123,6 +165,9 @@ def switch_tenant():
     membership, _ = choose_membership(current_user, wanted)
     if membership is None or membership.tenant.public_id != wanted:
         raise NotFound("You are not a member of that tenant.")
+    if not sso_signin.session_may_enter(membership, session.get(SSO_TENANT_KEY)):
+        raise NotFound(f"{membership.tenant.name} requires signing in through its identity provider: "
+                       "sign out and sign in with your work email.")
     session[TENANT_KEY] = wanted
     flash(f"Now working in {membership.tenant.name}.", "success")
     return redirect(url_for("home.dashboard"), 303)

@@ -10,8 +10,10 @@ from app.core.tenancy import reset_request_tenant, set_request_tenant
 from app.extensions import login_manager
 from app.identity.auth import active_memberships, load_session, member_actor
 from app.identity.models import User
+from app.identity.sso.signin import session_may_enter
 
 TENANT_KEY = "tenant"
+SSO_TENANT_KEY = "sso_tenant"  # set when an IdP opened this session: the session stays in that tenant
 
 
 @login_manager.user_loader
@@ -39,7 +41,7 @@ def init_app(app: Flask) -> None:
         if not current_user.is_authenticated:
             return
         membership, memberships = choose_membership(current_user, session.get(TENANT_KEY))
-        if membership is None:
+        if membership is None or not session_may_enter(membership, session.get(SSO_TENANT_KEY)):
             return
         session[TENANT_KEY] = membership.tenant.public_id
         g.my_memberships = memberships

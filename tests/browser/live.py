@@ -85,6 +85,7 @@ def sign_in(page, base_url: str, email: str, password: str) -> None:
     """Fill the sign-in form as a person would; stops at whatever page comes next."""
     page.goto(f"{base_url}/login")
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_load_state()

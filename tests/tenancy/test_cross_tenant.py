@@ -7,10 +7,12 @@ from tests import factories
 from tests.conftest import csrf_from
 
 # Routes whose argument is not an object id.
-NOT_OBJECT_ROUTES = {"identity.password_set", "identity.password_set_post", "static"}
 # The signed-in user's own objects (passkeys are global, per user): no tenant's admin reaches them,
 # so the control below cannot get a 200; tests/identity/test_passkeys.py covers another user's id.
 USER_OWNED_ROUTES = {"passkeys.revoke_confirm"}
+NOT_OBJECT_ROUTES = {"identity.password_set", "identity.password_set_post", "static",
+                     # The IdP-facing SSO routes take a tenant's public slug and serve anyone signed out.
+                     "sso.start", "sso.oidc_callback", "sso.saml_metadata", "sso.saml_acs", "sso.saml_sls"}
 
 
 def _tenant_a_object_ids(tenant_a) -> list[str]:

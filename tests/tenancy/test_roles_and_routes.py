@@ -15,6 +15,8 @@ PUBLIC = {
     "identity.login_code", "identity.login_code_post", "identity.password_set", "identity.password_set_post",
     "identity.logout",
     "passkeys.login_options", "passkeys.login_post",
+    # Single sign-on: the IdP and the signed-out browser reach these; each opens the URL's tenant.
+    "sso.start", "sso.oidc_callback", "sso.saml_metadata", "sso.saml_acs", "sso.saml_sls",
 }
 # Routes for any signed-in member, whatever the role (their own account).
 ANY_MEMBER = {
@@ -36,6 +38,7 @@ EXPECTED_PAGES = {
     "/admin/scim": {Role.ADMIN},
     "/soc/sla": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
     "/soc/sla/targets": {Role.ADMIN},
+    "/admin/sso/": {Role.ADMIN},
 }
 
 
