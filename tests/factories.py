@@ -52,3 +52,15 @@ def make_case(tenant: Tenant, **overrides):
     data = {"title": f"Investigation {next(_counter)}", "severity": "high", **overrides}
     with tenant_context(tenant):
         return create_case(actor=system_actor(tenant, "test"), **data)
+
+
+def make_attachment(tenant: Tenant, case, *, filename: str = "notes.txt", content: bytes = b"evidence\n",
+                    content_type: str = "text/plain"):
+    """An evidence file stored on the case through the service."""
+    import io
+
+    from app.soc.cases.services import add_attachment
+
+    with tenant_context(tenant):
+        return add_attachment(case, actor=system_actor(tenant, "test"), filename=filename,
+                              content_type=content_type, stream=io.BytesIO(content))

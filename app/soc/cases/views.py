@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, make_response, request, send_file, url_for
 
 from app.core.actors import current_actor
@@ -43,6 +45,8 @@ TIMELINE, ENTRY, ENTRY_FORM = "soc/cases/_timeline.html", "soc/cases/_timeline_e
     "soc/cases/_timeline_entry_form.html"
 EVENT_FORM, COMMENT_FORM, TASK_ROW = "soc/cases/_event_form.html", "soc/cases/_comment_form.html", \
     "soc/cases/_task_row.html"
+TIMELINE_PAGE, TASK_FORM = "soc/cases/_timeline_page.html", "soc/cases/_task_form.html"
+ALERTS_PANEL, LINK_RESULTS = "soc/cases/_alerts_panel.html", "soc/cases/_alert_link_results.html"
 PAGE_SIZE = 50
 KIND_LABELS = {TimelineKind.EVENT: "Events", TimelineKind.COMMENT: "Comments",
                TimelineKind.STATUS_CHANGE: "Status", TimelineKind.ASSIGNMENT: "Assignment",
@@ -115,25 +119,50 @@ def case_new_post():
 
 
 def _timeline_args() -> tuple[list[TimelineKind], str]:
+    # request.values: a form posted with HTMX includes the timeline toolbar, so the refreshed
+    # timeline keeps the kinds and order the analyst chose.
     try:
-        kinds = timeline.timeline_kinds(request.args.getlist("kind"))
+        kinds = timeline.timeline_kinds(request.values.getlist("kind"))
     except ValidationFailed:
         kinds = []
-    order = request.args.get("order", "occurred")
+    order = request.values.get("order", "occurred")
     return kinds, order if order in ("occurred", "recorded") else "occurred"
+
+
+def _timeline_ctx(case: Case) -> dict:
+    """One page of the timeline (from ?cursor=), and how many entries it is not showing."""
+    kinds, order = _timeline_args()
+    cursor = request.args.get("cursor") or None
+    shown = request.args.get("shown", "0")
+    try:
+        entries, next_cursor = queries.timeline_page(case, kinds=kinds, order=order, cursor=cursor)
+    except ValidationFailed:  # a mangled cursor in a shared link: start from the beginning
+        cursor, entries, next_cursor = None, *queries.timeline_page(case, kinds=kinds, order=order)
+    shown = int(shown) if shown.isdigit() and cursor else 0
+    total = queries.timeline_count(case, kinds=kinds)
+    return {"entries": entries, "next_cursor": next_cursor, "timeline_total": total, "shown": shown,
+            "remaining": max(0, total - shown - len(entries)), "page_size": queries.TIMELINE_PAGE,
+            "timeline_cursor": cursor, "kinds": [k.value for k in kinds], "order": order}
+
+
+def _with_trigger(response, name: str, detail: dict):
+    """Add an HX-Trigger event with details to a respond_changed() answer (HTMX only)."""
+    if "HX-Trigger" in response.headers:
+        triggers = json.loads(response.headers["HX-Trigger"])
+        triggers[name] = detail
+        response.headers["HX-Trigger"] = json.dumps(triggers)
+    return response
 
 
 def _detail_ctx(case: Case, **overrides) -> dict:
     """Everything the case page shows; forms and errors can be replaced by a refused POST."""
     actor = current_actor()
-    kinds, order = _timeline_args()
     members = queries.case_members()
     task_form = TaskForm(meta={"csrf": False}, formdata=None)
     task_form.assignee.choices = member_choices(members)
     ctx = {
         "case": case, "description_html": render_markdown(case.description),
-        "entries": queries.timeline_page(case, kinds=kinds, order=order),
-        "kinds": [k.value for k in kinds], "order": order, "kind_labels": KIND_LABELS,
+        **_timeline_ctx(case), "kind_labels": KIND_LABELS,
         "category_labels": CATEGORY_LABELS, "editing": None, "entry_form": None, "entry_errors": {},
         "transitions": workflow.allowed_transitions(case.status),
         "alerts": services.linked_alerts(case), "attachments": queries.case_attachments(case),
@@ -142,7 +171,8 @@ def _detail_ctx(case: Case, **overrides) -> dict:
                                                                       prefix="comment"),
         "task_form": task_form, "attachment_form": AttachmentForm(meta={"csrf": False}, formdata=None),
         "event_errors": {}, "comment_errors": {}, "task_errors": {}, "attachment_errors": {},
-        "new_entry": None, "zone": actor.zone,
+        "new_entry": None, "zone": actor.zone, "members": members, "task_edit_errors": {},
+        "link_query": "", "candidates": [], "alerts_error": None, "task_edit": None, "editing_task": None,
     }
     ctx.update(overrides)
     return ctx
@@ -171,6 +201,8 @@ def case_timeline(case_id: str):
     if request.args.get("entry"):
         entry = queries.entry_of_case(case, request.args["entry"])
         return render(DETAIL, ENTRY, **_detail_ctx(case, e=entry))
+    if request.args.get("cursor"):  # "Load more": the next entries and the next "Load more"
+        return render(DETAIL, TIMELINE_PAGE, **_detail_ctx(case))
     return render(DETAIL, TIMELINE, **_detail_ctx(case))
 
 
@@ -286,9 +318,10 @@ def event_add_post(case_id: str):
         return render(DETAIL, EVENT_FORM, status=422, **_detail_ctx(
             queries.load_case_detail(case_id), event_form=form, event_errors=exc.field_errors))
     anchor = f"timeline-entry-{entry.public_id}"
-    return respond_changed("Event added to the timeline.", redirect_to=_case_url(case, anchor),
-                           fragment=EVENT_FORM, event="timeline-updated", case=case, event_form=_blank_event_form(),
-                           event_errors={}, new_entry=entry, category_labels=CATEGORY_LABELS, zone=actor.zone)
+    return _with_trigger(respond_changed(
+        "Event added to the timeline.", redirect_to=_case_url(case, anchor), fragment=EVENT_FORM,
+        event="case-updated", case=case, event_form=_blank_event_form(), event_errors={}, zone=actor.zone),
+        "timeline-updated", {"entry": entry.public_id})
 
 
 @bp.post("/<case_id>/comments")
@@ -301,10 +334,11 @@ def comment_add_post(case_id: str):
     except ValidationFailed as exc:
         return render(DETAIL, COMMENT_FORM, status=422, **_detail_ctx(
             queries.load_case_detail(case_id), comment_form=form, comment_errors=exc.field_errors))
-    return respond_changed("Comment added.", redirect_to=_case_url(case, f"timeline-entry-{entry.public_id}"),
-                           fragment=COMMENT_FORM, event="timeline-updated", case=case, comment_errors={},
-                           comment_form=CommentForm(meta={"csrf": False}, formdata=None, prefix="comment"),
-                           new_entry=entry, category_labels=CATEGORY_LABELS, zone=current_actor().zone)
+    return _with_trigger(respond_changed(
+        "Comment added.", redirect_to=_case_url(case, f"timeline-entry-{entry.public_id}"), fragment=COMMENT_FORM,
+        event="case-updated", case=case, comment_errors={},
+        comment_form=CommentForm(meta={"csrf": False}, formdata=None, prefix="comment")),
+        "timeline-updated", {"entry": entry.public_id})
 
 
 def _entry_form(entry, formdata=None) -> EventForm:
@@ -336,7 +370,7 @@ def entry_edit_post(case_id: str, entry_id: str):
         return render(DETAIL, ENTRY_FORM, status=exc.status, **_detail_ctx(
             case, editing=entry.public_id, e=entry, entry_form=form, entry_errors=_errors(exc)))
     return respond_changed("Timeline entry saved.", redirect_to=_case_url(case, f"timeline-entry-{entry.public_id}"),
-                           fragment=ENTRY, event="timeline-updated", case=case, e=entry,
+                           fragment=ENTRY, event="case-updated", case=case, e=entry,
                            category_labels=CATEGORY_LABELS, zone=actor.zone)
 
 
@@ -369,7 +403,8 @@ def _task_change(case_id: str, task_id: str, change, message: str):
     except Conflict as exc:
         return respond_refused(exc, DETAIL, TASK_ROW, **_detail_ctx(case, task=task))
     return respond_changed(message.format(title=task.title), redirect_to=_case_url(case, "case-tasks"),
-                           fragment=TASK_ROW, event="case-updated", case=case, task=task, zone=current_actor().zone)
+                           fragment=TASK_ROW, event="timeline-updated", case=case, task=task,
+                           zone=current_actor().zone)
 
 
 @bp.post("/<case_id>/tasks/<task_id>/complete")
@@ -382,6 +417,94 @@ def task_complete_post(case_id: str, task_id: str):
 @require("case:write")
 def task_reopen_post(case_id: str, task_id: str):
     return _task_change(case_id, task_id, services.reopen_task, "Reopened: {title}")
+
+
+@bp.get("/<case_id>/tasks")
+@require("case:read")
+def case_tasks(case_id: str):
+    """The case page at its tasks; ?edit=<task id> is that task's inline form, ?task= its row."""
+    case = queries.load_case_detail(case_id)
+    if request.args.get("edit") or request.args.get("task"):
+        task = services.get_task(case, request.args.get("edit") or request.args["task"])
+        if request.args.get("edit"):
+            return render(DETAIL, TASK_FORM, **_detail_ctx(case, task=task, task_edit=_task_edit_form(task),
+                                                            editing_task=task.public_id))
+        return render(DETAIL, TASK_ROW, **_detail_ctx(case, task=task))
+    return case_detail(case_id)
+
+
+def _task_edit_form(task, formdata=None) -> TaskForm:
+    zone = current_actor().zone
+    form = TaskForm(meta={"csrf": False}, prefix=f"task-{task.public_id[:8]}", formdata=formdata, data={
+        "title": task.title, "assignee": task.assignee.public_id if task.assignee else ""})
+    form.assignee.choices = member_choices(queries.case_members())
+    if formdata is None:
+        form.due_at.raw_data = [local_input(task.due_at, zone)]
+    return form
+
+
+@bp.post("/<case_id>/tasks/<task_id>")
+@require("case:write")
+def task_edit_post(case_id: str, task_id: str):
+    """Change a task's title, assignee and due time inline."""
+    case = queries.load_case_detail(case_id)
+    task = services.get_task(case, task_id)
+    actor = current_actor()
+    form = _task_edit_form(task, formdata=request.form)
+    try:
+        if not form.validate():
+            raise ValidationFailed(_form_errors(form))
+        services.update_task(task, actor=actor, title=form.title.data,
+                             assignee=services.member_user(form.assignee.data) if form.assignee.data else None,
+                             due_at=in_zone(form.due_at.data, actor.zone))
+    except ValidationFailed as exc:
+        return render(DETAIL, TASK_FORM, status=422, **_detail_ctx(
+            case, task=task, task_edit=form, task_edit_errors=exc.field_errors, editing_task=task.public_id))
+    return respond_changed(f"Task saved: {task.title}", redirect_to=_case_url(case, "case-tasks"),
+                           fragment=TASK_ROW, event="case-updated", case=case, task=task, zone=actor.zone)
+
+
+# --- linked alerts -------------------------------------------------------------------------
+
+
+@bp.get("/<case_id>/alerts")
+@require("case:read")
+def alert_link_search(case_id: str):
+    """Alerts to link, found by ALR number, title or observable (?q=); without HTMX, the case page with them."""
+    case = queries.load_case_detail(case_id)
+    text = (request.args.get("q") or "").strip()
+    return render(DETAIL, LINK_RESULTS, **_detail_ctx(case, link_query=text,
+                                                      candidates=queries.link_candidates(text)))
+
+
+def _alerts_changed(case: Case, message: str):
+    return respond_changed(message, redirect_to=_case_url(case, "case-alerts"), fragment=ALERTS_PANEL,
+                           event="timeline-updated", **_detail_ctx(case))
+
+
+@bp.post("/<case_id>/alerts")
+@require("case:write")
+def alert_link_post(case_id: str):
+    case = queries.load_case_detail(case_id)
+    try:
+        linked = services.link_alerts(case, request.form.getlist("alert_id"), actor=current_actor())
+    except (ValidationFailed, Conflict) as exc:
+        text = request.form.get("q") or ""
+        return respond_refused(exc, DETAIL, ALERTS_PANEL, **_detail_ctx(
+            case, alerts_error=exc.message, link_query=text, candidates=queries.link_candidates(text)))
+    refs = ", ".join(a.reference for a in linked)
+    return _alerts_changed(case, f"Linked {refs}." if linked else "Those alerts were already linked.")
+
+
+@bp.post("/<case_id>/alerts/<alert_id>/unlink")
+@require("case:write")
+def alert_unlink_post(case_id: str, alert_id: str):
+    case = queries.load_case_detail(case_id)
+    try:
+        alert = services.unlink_alert(case, alert_id, actor=current_actor())
+    except Conflict as exc:
+        return respond_refused(exc, DETAIL, ALERTS_PANEL, **_detail_ctx(case, alerts_error=exc.message))
+    return _alerts_changed(case, f"{alert.reference} is no longer linked to {case.reference}.")
 
 
 # --- attachments ---------------------------------------------------------------------------
