@@ -41,6 +41,7 @@ PERMISSIONS = {
     "compliance:read": "Read frameworks, controls and evidence",
     "compliance:write": "Edit controls, evidence, risks and policies",
     "report:read": "Download reports",
+    "soc:configure": "Change SOC settings: alert deduplication",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read") or p == "dashboard:view"}

@@ -30,6 +30,7 @@ EXPECTED_PAGES = {
     "/audit/": {Role.ADMIN, Role.AUDITOR},
     "/soc/alerts": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
     "/soc/cases": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
+    "/soc/settings": {Role.ADMIN},
 }
 
 
