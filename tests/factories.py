@@ -64,3 +64,11 @@ def make_attachment(tenant: Tenant, case, *, filename: str = "notes.txt", conten
     with tenant_context(tenant):
         return add_attachment(case, actor=system_actor(tenant, "test"), filename=filename,
                               content_type=content_type, stream=io.BytesIO(content))
+
+
+def link_alerts(tenant: Tenant, case, alerts) -> None:
+    """Link alerts to a case through the service."""
+    from app.soc.cases.services import link_alerts as link
+
+    with tenant_context(tenant):
+        link(case, [a.public_id for a in alerts], actor=system_actor(tenant, "test"))

@@ -527,6 +527,19 @@ def attachment_add_post(case_id: str):
                            redirect_to=_case_url(case, "case-evidence"))
 
 
+@bp.errorhandler(413)
+def _upload_too_large(exc):
+    """A body over the request limit is refused before the view runs (tenant not yet known): say so plainly."""
+    case_id = (request.view_args or {}).get("case_id")
+    if request.endpoint != "cases.attachment_add_post" or not case_id:
+        return render("errors/error.html", status=413, title="Too large", status_code=413,
+                      message="The form is larger than the server accepts.")
+    limit = int(current_app.config.get("VIGIL_ATTACHMENT_MAX_BYTES", services.DEFAULT_MAX_BYTES))
+    label = f"{limit / 1024 / 1024:.0f} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    back = url_for("cases.case_detail", case_id=case_id, _anchor="case-evidence")
+    return render("soc/cases/upload_too_large.html", status=413, limit_label=label, back=back)
+
+
 @bp.get("/<case_id>/evidence")
 @require("case:read")
 def attachment_download(case_id: str):
