@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, g
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,15 +17,13 @@ class AlertSettingsOut(BaseModel):
     dedup_window_minutes: int = Field(description="how far apart in time they may be; 0 turns merging off")
     available_fields: list[str]
     max_window_minutes: int
-    updated_at: datetime | None = Field(description="null while the defaults apply")
 
     @classmethod
     def of(cls, settings) -> AlertSettingsOut:
         return cls(fingerprint_fields=list(settings.fingerprint_fields),
                    dedup_window_minutes=settings.dedup_window_minutes,
                    available_fields=list(services.FINGERPRINT_FIELDS),
-                   max_window_minutes=services.MAX_WINDOW_MINUTES,
-                   updated_at=settings.updated_at if settings.id is not None else None)
+                   max_window_minutes=services.MAX_WINDOW_MINUTES)
 
 
 class AlertSettingsPatch(BaseModel):

@@ -22,7 +22,7 @@ FIELD_LABELS = {
     "title": ("Title", "the alert's title as sent"),
     "severity": ("Severity", "a new severity starts a new alert"),
     "primary_observable": ("Primary observable", "the first indicator found in the event"),
-    **{f"observable:{k}": (f"{_OBSERVABLE_LABELS[k.value]}", f"the event's first {k.value} observable")
+    **{f"observable:{k}": (_OBSERVABLE_LABELS[k.value], f"the event's first {_OBSERVABLE_LABELS[k.value].lower()}")
        for k in ObservableKind},
 }
 

@@ -217,7 +217,7 @@ class LinkCandidate:
     case_number: int | None  # the case it is already linked to, if any
 
 
-def link_candidates(text: str, *, limit: int = 15) -> list[LinkCandidate]:
+def link_candidates(text: str, *, limit: int = 10) -> list[LinkCandidate]:
     """Alerts to offer on a case's "link alerts" search: by ALR number, title, or observable value.
 
     Newest first; alerts already on a case come back with that case's number so the page can
@@ -233,7 +233,7 @@ def link_candidates(text: str, *, limit: int = 15) -> list[LinkCandidate]:
     clauses = [Alert.title.icontains(text, autoescape=True),
                Alert.id.in_(sa.select(AlertObservable.alert_id)
                             .where(AlertObservable.value.startswith(text.lower(), autoescape=True)))]
-    if number.isdigit():
+    if number.isdigit() and len(number) <= 9:
         clauses.append(Alert.number == int(number))
     stmt = (sa.select(Alert, Case.number).outerjoin(CaseAlertLink, CaseAlertLink.alert_id == Alert.id)
             .outerjoin(Case, Case.id == CaseAlertLink.case_id).where(sa.or_(*clauses))
