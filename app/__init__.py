@@ -82,18 +82,20 @@ def _register_blueprints(app: Flask) -> None:
     from app.soc.api import api_bp as soc_api
     from app.soc.cases.api import api_bp as cases_api
     from app.soc.cases.views import bp as cases_bp
+    from app.soc.settings_api import api_bp as soc_settings_api
+    from app.soc.settings_views import bp as soc_settings_bp
     from app.soc.sla.api import api_bp as sla_api
     from app.soc.sla.views import bp as sla_bp
     from app.soc.views import bp as soc_bp
 
     web_session.init_app(app)
     for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp, soc_bp, cases_bp, passkeys_bp, sla_bp,
-               sso_bp, sso_admin_bp):
+               sso_bp, sso_admin_bp, soc_settings_bp):
         app.register_blueprint(bp)
     # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
     # Nested once per process: a second create_app (tests, scripts) must not re-nest them.
     nested = {child.name for child, _options in api_bp._blueprints}
-    for child in (identity_api, audit_api, soc_api, cases_api, sla_api):
+    for child in (identity_api, audit_api, soc_api, cases_api, sla_api, soc_settings_api):
         if child.name not in nested:
             api_bp.register_blueprint(child)
     app.register_blueprint(api_bp)

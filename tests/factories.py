@@ -59,3 +59,23 @@ def make_scim_token(tenant: Tenant, name: str = "test IdP"):
 
     with tenant_context(tenant):
         return create_scim_token(actor=system_actor(tenant, "test"), name=name)[0]
+
+
+def make_attachment(tenant: Tenant, case, *, filename: str = "notes.txt", content: bytes = b"evidence\n",
+                    content_type: str = "text/plain"):
+    """An evidence file stored on the case through the service."""
+    import io
+
+    from app.soc.cases.services import add_attachment
+
+    with tenant_context(tenant):
+        return add_attachment(case, actor=system_actor(tenant, "test"), filename=filename,
+                              content_type=content_type, stream=io.BytesIO(content))
+
+
+def link_alerts(tenant: Tenant, case, alerts) -> None:
+    """Link alerts to a case through the service."""
+    from app.soc.cases.services import link_alerts as link
+
+    with tenant_context(tenant):
+        link(case, [a.public_id for a in alerts], actor=system_actor(tenant, "test"))

@@ -72,17 +72,19 @@ def parse_body(model: type[M]) -> M:
 
 def documented(*, body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
                paged: bool = False, tag: str | None = None, errors: tuple[int, ...] = (),
-               enveloped: bool = True) -> Callable:
+               enveloped: bool = True, upload: str | None = None, produces: tuple[str, ...] = ()) -> Callable:
     """Attach what the OpenAPI generator cannot read from the route itself.
 
     `response` is the model of `data` (of each item when `paged`); `errors` adds error statuses the
     generator cannot infer (a 409 from a service, a public route that still answers 401);
-    `enveloped=False` marks the rare route whose success body is not the envelope.
+    `enveloped=False` marks the rare route whose success body is not the envelope, and `produces`
+    names its media types (a file download, an export); `upload="file"` documents a
+    multipart/form-data body carrying one file in that field.
     """
 
     def decorator(view: Callable) -> Callable:
         view.openapi = {"body": body, "response": response, "paged": paged, "tag": tag, "errors": errors,
-                        "enveloped": enveloped}
+                        "enveloped": enveloped, "upload": upload, "produces": produces}
         return view
 
     return decorator

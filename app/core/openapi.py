@@ -149,10 +149,16 @@ def _operation(view: Callable, endpoint: str, method: str, several_methods: bool
             "required": True,
             "content": {"application/json": {"schema": _model_ref(body, schemas, mode="validation")}},
         }
+    if docs.get("upload"):
+        field = docs["upload"]
+        operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": [field],
+            "properties": {field: {"type": "string", "format": "binary"}}}}}}
     if not operation["parameters"]:
         del operation["parameters"]
-    operation["responses"] = _responses(docs, schemas, public=public, has_body=body is not None,
-                                         has_path_params=bool(path_parameters))
+    operation["responses"] = _responses(docs, schemas, public=public,
+                                        has_body=body is not None or bool(docs.get("upload")),
+                                        has_path_params=bool(path_parameters))
     return operation
 
 
@@ -243,6 +249,9 @@ def _responses(docs: dict, schemas: dict, *, public: bool, has_body: bool, has_p
             "content": {"application/json": {"schema": success}},
         }
     }
+    if not enveloped and docs.get("produces"):
+        # A file (download, export): its bytes as sent, in any of the media types named.
+        responses["200"]["content"] = {media: {"schema": {"type": "string"}} for media in docs["produces"]}
     # Only the errors the route can answer; a service's 409 is declared with @documented(errors=...).
     statuses = {429, 500}
     if not public:

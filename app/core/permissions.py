@@ -44,6 +44,7 @@ PERMISSIONS = {
     "scim:manage": "Create and revoke SCIM provisioning tokens",
     "sla:manage": "Set the SLA targets for alerts and cases",
     "sso:manage": "Configure single sign-on (OIDC, SAML), enforcement and group → role mapping",
+    "soc:configure": "Change SOC settings: alert deduplication",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read") or p == "dashboard:view"}

@@ -13,6 +13,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
 from app.core.errors import ValidationFailed
+from app.soc.cases.forms import TEMPLATE_CHOICES
 from app.soc.models import AlertSeverity, AlertStatus, CloseReason
 
 STATUS_LABELS = {AlertStatus.NEW: "New", AlertStatus.ACKNOWLEDGED: "Acknowledged",
@@ -55,6 +56,7 @@ class CloseForm(FlaskForm):
 class CaseFromAlertsForm(FlaskForm):
     title = StringField("Case title", validators=[Length(max=300)])
     severity = SelectField("Severity", choices=[(s.value, label) for s, label in SEVERITY_LABELS.items()])
+    template = SelectField("Template", choices=TEMPLATE_CHOICES, default="")
 
 
 def case_number(raw: str | None) -> int:

@@ -156,7 +156,7 @@ def _allocate_numbers(settings: AlertSettings, count: int) -> int:
 def update_alert_settings(*, actor: Actor, fingerprint_fields: list[str] | None = None,
                           dedup_window_minutes: int | None = None) -> AlertSettings:
     """Change which fields make two events the same alert, and for how long they merge."""
-    authorize(actor, "alert:write")
+    authorize(actor, "soc:configure")
     errors: dict[str, list[str]] = {}
     if fingerprint_fields is not None:
         unknown = [f for f in fingerprint_fields if f not in FINGERPRINT_FIELDS]

@@ -208,7 +208,8 @@ def bulk_case_post():
             form.severity.data = worst.severity.value
             return render(CASE_STEP, alerts=alerts, form=form, next=urlencode(list(back.items(multi=True))),
                           error=None, field_errors={})
-        case = _open_case_with(alerts, form.title.data, form.severity.data, actor=current_actor())
+        case = _open_case_with(alerts, form.title.data, form.severity.data, actor=current_actor(),
+                               template=form.template.data or None)
     except (ValidationFailed, Conflict) as exc:
         if request.form.get("confirm"):
             return render(CASE_STEP, status=exc.status, alerts=alerts, form=form, error=exc.message,
@@ -217,16 +218,18 @@ def bulk_case_post():
         ctx, _status = _queue_context(back, selected=request.form.getlist("alert_id"))
         ctx["bulk_errors"] = getattr(exc, "field_errors", {"_": [exc.message]})
         return respond_refused(exc, QUEUE, RESULTS, **ctx)
+    # On to the case: the next thing an analyst does is work it.
     return respond_changed(f"{case.reference} opened with {len(alerts)} alert{'' if len(alerts) == 1 else 's'}.",
-                           redirect_to=_queue_url(back))
+                           redirect_to=url_for("cases.case_detail", case_id=case.public_id))
 
 
 @atomic
-def _open_case_with(alerts: list[Alert], title: str | None, severity: str | None, *, actor):
+def _open_case_with(alerts: list[Alert], title: str | None, severity: str | None, *, actor,
+                    template: str | None = None):
     # One transaction: a case is not left behind when an alert turns out to belong to another case.
     from app.soc.cases.services import create_case, link_alerts
 
-    case = create_case(actor=actor, title=title or "", severity=severity)
+    case = create_case(actor=actor, title=title or "", severity=severity, template=template)
     link_alerts(case, [a.public_id for a in alerts], actor=actor)
     return case
 

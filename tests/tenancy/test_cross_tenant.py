@@ -21,8 +21,9 @@ def _tenant_a_object_ids(tenant_a) -> list[str]:
     case = factories.make_case(tenant_a, template="phishing")  # comes with tasks
     alert = factories.make_alert(tenant_a)
     scim_token = factories.make_scim_token(tenant_a)
+    evidence = factories.make_attachment(tenant_a, case)
     return [member.public_id, member.user.public_id, key.public_id, case.public_id, case.tasks[0].public_id,
-            alert.public_id, scim_token.public_id]
+            alert.public_id, scim_token.public_id, evidence.public_id]
 
 
 def _object_rules(app, api: bool):

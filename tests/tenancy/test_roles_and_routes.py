@@ -39,6 +39,7 @@ EXPECTED_PAGES = {
     "/soc/sla": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
     "/soc/sla/targets": {Role.ADMIN},
     "/admin/sso/": {Role.ADMIN},
+    "/soc/settings": {Role.ADMIN},
 }
 
 

@@ -1,195 +1,39 @@
-"""Case routes of the API: list, create, read, edit, move through the workflow, timeline, tasks, alerts, merge."""
+"""Case routes of the API: cases, workflow, timeline (with export), comments, tasks, evidence, alerts, merge."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime
-
 import sqlalchemy as sa
-from flask import Blueprint, g, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from flask import Blueprint, g, make_response, request, send_file
 
 from app.core.api import documented, ok, page_limit, paginate, parse_body
-from app.core.db import db
 from app.core.errors import ValidationFailed
 from app.core.permissions import require
 from app.core.tenancy import get_or_404
-from app.core.text import render_markdown
 from app.identity.models import User
 from app.soc.cases import queries, services, timeline, workflow
-from app.soc.cases.models import Case, CaseTask, TimelineEntry
+from app.soc.cases.models import Attachment, Case
+from app.soc.cases.schemas import (
+    AttachmentOut,
+    CaseDetailOut,
+    CaseIn,
+    CaseOut,
+    CasePatch,
+    CommentIn,
+    EntryOut,
+    EntryPatch,
+    EventIn,
+    LinkAlertsIn,
+    LinkedAlertOut,
+    LinkedOut,
+    MergeIn,
+    TaskIn,
+    TaskOut,
+    TaskPatch,
+    TransitionIn,
+    TransitionsOut,
+)
 
 api_bp = Blueprint("cases_api", __name__)
-
-
-# --- shapes --------------------------------------------------------------------------------
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CaseIn(_In):
-    title: str = Field(max_length=300)
-    severity: str | None = Field(default=None, description="info, low, medium, high or critical; "
-                                                            "the template's (or medium) if omitted")
-    description: str = Field(default="", max_length=100_000, description="Markdown")
-    tags: list[str] = Field(default_factory=list, max_length=30)
-    techniques: list[str] = Field(default_factory=list, max_length=50, description="MITRE ATT&CK ids, T1059.001")
-    assignee_id: str | None = Field(default=None, description="a member's user id")
-    template: str | None = Field(default=None, description="phishing, ransomware or ai_model_abuse")
-
-
-class CasePatch(_In):
-    title: str | None = Field(default=None, max_length=300)
-    severity: str | None = None
-    description: str | None = Field(default=None, max_length=100_000)
-    tags: list[str] | None = Field(default=None, max_length=30)
-    techniques: list[str] | None = Field(default=None, max_length=50)
-    assignee_id: str | None = Field(default=None, description="a member's user id; null unassigns")
-    watcher_ids: list[str] | None = Field(default=None, max_length=100, description="replaces the watchers")
-
-
-class TransitionIn(_In):
-    to: str = Field(description="the next status; see GET /cases/transitions")
-    resolution: str | None = Field(default=None, max_length=20_000, description="required to close")
-
-
-class EventIn(_In):
-    occurred_at: AwareDatetime = Field(description="when it happened, with its zone")
-    body: str = Field(max_length=20_000)
-    category: str = Field(default="other", description="initial_access, execution, persistence, lateral_movement, "
-                                                       "exfiltration, containment_action, communication, other")
-    asset: str = Field(default="", max_length=500, description="the host, account or observable involved")
-
-
-class CommentIn(_In):
-    body: str = Field(max_length=20_000, description="Markdown")
-
-
-class TaskIn(_In):
-    title: str = Field(max_length=300)
-    assignee_id: str | None = None
-    due_at: AwareDatetime | None = None
-
-
-class TaskPatch(_In):
-    title: str | None = Field(default=None, max_length=300)
-    assignee_id: str | None = None
-    due_at: AwareDatetime | None = None
-    done: bool | None = Field(default=None, description="true completes the task, false reopens it")
-
-
-class LinkAlertsIn(_In):
-    alert_ids: list[str] = Field(min_length=1, max_length=500)
-
-
-class MergeIn(_In):
-    into: str = Field(description="the id of the case that survives")
-
-
-class UserRef(BaseModel):
-    id: str
-    email: str
-    name: str
-
-    @classmethod
-    def of(cls, user: User | None) -> UserRef | None:
-        return cls(id=user.public_id, email=user.email, name=user.name) if user is not None else None
-
-
-class TaskOut(BaseModel):
-    id: str
-    title: str
-    position: int
-    assignee: UserRef | None
-    due_at: datetime | None
-    done: bool
-    done_at: datetime | None
-
-    @classmethod
-    def of(cls, task: CaseTask) -> TaskOut:
-        return cls(id=task.public_id, title=task.title, position=task.position, assignee=UserRef.of(task.assignee),
-                   due_at=task.due_at, done=task.is_done, done_at=task.done_at)
-
-
-class CaseOut(BaseModel):
-    id: str
-    number: int
-    reference: str = Field(examples=["CASE-42"])
-    title: str
-    description: str = Field(description="Markdown source")
-    description_html: str = Field(description="sanitised HTML")
-    severity: str
-    status: str
-    allowed_transitions: list[str]
-    assignee: UserRef | None
-    tags: list[str]
-    techniques: list[str]
-    resolution: str | None
-    closed_at: datetime | None
-    merged_into: str | None = Field(description="the surviving case's id when this one was merged")
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, case: Case) -> CaseOut:
-        return cls(id=case.public_id, number=case.number, reference=case.reference, title=case.title,
-                   description=case.description, description_html=str(render_markdown(case.description)),
-                   severity=case.severity.value, status=case.status.value,
-                   allowed_transitions=workflow.allowed_transitions(case.status), assignee=UserRef.of(case.assignee),
-                   tags=case.tags, techniques=case.techniques, resolution=case.resolution, closed_at=case.closed_at,
-                   merged_into=case.merged_into.public_id if case.merged_into is not None else None,
-                   created_at=case.created_at, updated_at=case.updated_at)
-
-
-class CaseDetailOut(CaseOut):
-    watchers: list[UserRef]
-    tasks: list[TaskOut]
-
-    @classmethod
-    def of(cls, case: Case) -> CaseDetailOut:
-        return cls(**CaseOut.of(case).model_dump(), watchers=[UserRef.of(u) for u in case.watchers],
-                   tasks=[TaskOut.of(t) for t in case.tasks])
-
-
-class EntryOut(BaseModel):
-    id: str
-    kind: str
-    occurred_at: datetime
-    recorded_at: datetime
-    author: str
-    category: str | None
-    asset: str
-    body: str
-    body_html: str | None = Field(description="sanitised HTML of a comment's Markdown")
-    details: dict | None
-    attachment: dict | None = Field(description="filename, sha256 and size of an attachment entry")
-    edited_at: datetime | None
-
-    @classmethod
-    def of(cls, entry: TimelineEntry) -> EntryOut:
-        att = entry.attachment
-        return cls(id=entry.public_id, kind=entry.kind.value, occurred_at=entry.occurred_at,
-                   recorded_at=entry.recorded_at, author=entry.author_label,
-                   category=entry.category.value if entry.category else None, asset=entry.asset, body=entry.body,
-                   body_html=str(render_markdown(entry.body)) if entry.kind.value == "comment" else None,
-                   details=entry.details, edited_at=entry.edited_at,
-                   attachment={"id": att.public_id, "filename": att.filename, "sha256": att.sha256,
-                               "size": att.size} if att is not None else None)
-
-
-class TransitionsOut(BaseModel):
-    statuses: list[str]
-    transitions: dict[str, list[str]] = Field(description="for each status, the statuses it may move to")
-    resolution_required: list[str] = Field(description="moving to these needs a resolution")
-
-
-class LinkedOut(BaseModel):
-    linked: list[str] = Field(description="references of the alerts newly linked")
-    alerts: list[str] = Field(description="references of every alert linked to the case")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -205,18 +49,6 @@ def _detail(case: Case, status: int = 200):
 
 def _member(user_id: str | None, field: str = "assignee_id") -> User | None:
     return services.member_user(user_id, field=field)
-
-
-def _decode_timeline_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(raw["t"]), int(raw["k"])
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise ValidationFailed({"cursor": ["The cursor is not valid; use meta.next_cursor as given."]})
-
-
-def _encode_timeline_cursor(at: datetime, key: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"t": at.isoformat(), "k": key}).encode()).decode().rstrip("=")
 
 
 # --- cases ---------------------------------------------------------------------------------
@@ -309,19 +141,8 @@ def cases_timeline(case_id: str):
     """The case's timeline, oldest first; ?kind= (repeatable), ?order=occurred|recorded."""
     case = _case(case_id)
     kinds = timeline.timeline_kinds(k for v in request.args.getlist("kind") for k in v.split(","))
-    order = request.args.get("order", "occurred")
-    stmt = timeline.timeline_statement(case, kinds=kinds, order=order)
-    column = TimelineEntry.occurred_at if order == "occurred" else TimelineEntry.recorded_at
-    if cursor := request.args.get("cursor"):
-        at, key = _decode_timeline_cursor(cursor)
-        stmt = stmt.where(sa.or_(column > at, sa.and_(column == at, TimelineEntry.id > key)))
-    limit = page_limit()
-    rows = list(db.session.scalars(stmt.limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = _encode_timeline_cursor(getattr(last, column.key), last.id)
+    rows, next_cursor = queries.timeline_page(case, kinds=kinds, order=request.args.get("order", "occurred"),
+                                              cursor=request.args.get("cursor"), limit=page_limit())
     return ok([EntryOut.of(e).model_dump(mode="json") for e in rows], next_cursor=next_cursor)
 
 
@@ -335,6 +156,43 @@ def cases_timeline_add(case_id: str):
     entry = timeline.add_event(case, actor=g.actor, occurred_at=body.occurred_at, body=body.body,
                                category=body.category, asset=body.asset)
     return ok(EntryOut.of(entry).model_dump(mode="json"), status=201)
+
+
+@api_bp.patch("/cases/<case_id>/timeline/<entry_id>")
+@require("case:write")
+@documented(body=EntryPatch, response=EntryOut, tag="cases", errors=(409,))
+def cases_timeline_edit(case_id: str, entry_id: str):
+    """Edit a manual event or a comment; system entries are a 409 (they record what happened)."""
+    case = _case(case_id)
+    entry = queries.entry_of_case(case, entry_id)
+    body = parse_body(EntryPatch)
+    timeline.edit_entry(entry, actor=g.actor, body=body.body, occurred_at=body.occurred_at,
+                        category=body.category, asset=body.asset)
+    return ok(EntryOut.of(entry).model_dump(mode="json"))
+
+
+EXPORTS = {"csv": ("text/csv; charset=utf-8", timeline.export_csv),
+           "json": ("application/json", timeline.export_json)}
+
+
+@api_bp.get("/cases/<case_id>/timeline/export")
+@require("case:read")
+@documented(tag="cases", enveloped=False, produces=("text/csv", "application/json"))
+def cases_timeline_export(case_id: str):
+    """The whole timeline as a file: ?format=csv (default) or json, ?order=occurred|recorded.
+
+    Every entry, unpaged. CSV cells that a spreadsheet would run as a formula are prefixed with '.
+    """
+    case = _case(case_id)
+    fmt = request.args.get("format", "csv")
+    if fmt not in EXPORTS:
+        raise ValidationFailed({"format": ["Use csv or json."]})
+    mimetype, export = EXPORTS[fmt]
+    response = make_response(export(case, order=request.args.get("order", "occurred")))
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{case.reference}-timeline.{fmt}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @api_bp.post("/cases/<case_id>/comments")
@@ -402,3 +260,82 @@ def cases_link_alerts(case_id: str):
     linked = services.link_alerts(case, body.alert_ids, actor=g.actor)
     out = LinkedOut(linked=[a.reference for a in linked], alerts=[a.reference for a in services.linked_alerts(case)])
     return ok(out.model_dump())
+
+
+@api_bp.get("/cases/<case_id>/alerts")
+@require("case:read")
+@documented(response=LinkedAlertOut, paged=True, tag="cases")
+def cases_alerts(case_id: str):
+    """The alerts linked to the case, newest first (needs alert:read too)."""
+    from app.core.permissions import authorize
+    from app.soc.cases.models import CaseAlertLink
+    from app.soc.models import Alert
+
+    authorize(g.actor, "alert:read")
+    case = _case(case_id)
+    stmt = sa.select(Alert).join(CaseAlertLink, CaseAlertLink.alert_id == Alert.id).where(
+        CaseAlertLink.case_id == case.id)
+    rows, next_cursor = paginate(stmt, Alert.id, limit=page_limit(), cursor=request.args.get("cursor"))
+    return ok([LinkedAlertOut.of(a).model_dump(mode="json") for a in rows], next_cursor=next_cursor)
+
+
+@api_bp.delete("/cases/<case_id>/alerts/<alert_id>")
+@require("case:write")
+@documented(response=LinkedOut, tag="cases", errors=(409,))
+def cases_unlink_alert(case_id: str, alert_id: str):
+    """Take an alert off the case (its own status is left as it is)."""
+    case = _case(case_id)
+    services.unlink_alert(case, alert_id, actor=g.actor)
+    out = LinkedOut(linked=[], alerts=[a.reference for a in services.linked_alerts(case)])
+    return ok(out.model_dump())
+
+
+# --- evidence ------------------------------------------------------------------------------
+
+
+@api_bp.get("/cases/<case_id>/evidence")
+@require("case:read")
+@documented(response=AttachmentOut, paged=True, tag="cases")
+def cases_evidence(case_id: str):
+    """The case's evidence files, newest first, with sha256 and size."""
+    case = _case(case_id)
+    stmt = sa.select(Attachment).where(Attachment.case_id == case.id)
+    rows, next_cursor = paginate(stmt, Attachment.id, limit=page_limit(), cursor=request.args.get("cursor"))
+    return ok([AttachmentOut.of(a).model_dump(mode="json") for a in rows], next_cursor=next_cursor)
+
+
+@api_bp.post("/cases/<case_id>/evidence")
+@require("case:write")
+@documented(upload="file", response=AttachmentOut, tag="cases")
+def cases_evidence_add(case_id: str):
+    """Upload an evidence file as multipart/form-data field `file`; stored by sha256.
+
+    The part's Content-Type must be on the allow-list (422 naming it otherwise); a body over
+    VIGIL_ATTACHMENT_MAX_BYTES is a 413. A refused upload stores nothing.
+    """
+    case = _case(case_id)
+    if not request.mimetype.startswith("multipart/form-data"):
+        from werkzeug.exceptions import UnsupportedMediaType
+
+        raise UnsupportedMediaType("Send the file as multipart/form-data in a field named file.")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationFailed({"file": ["Send the file in a multipart field named file, with a filename."]})
+    attachment = services.add_attachment(case, actor=g.actor, filename=upload.filename,
+                                         content_type=upload.mimetype or "", stream=upload.stream,
+                                         declared_size=upload.content_length or None)
+    return ok(AttachmentOut.of(attachment).model_dump(mode="json"), status=201)
+
+
+@api_bp.get("/evidence/<attachment_id>")
+@require("case:read")
+@documented(tag="cases", enveloped=False, produces=("application/octet-stream",))
+def evidence_download(attachment_id: str):
+    """Download one evidence file: its bytes, as an attachment (never rendered), with its sha256 in a header."""
+    attachment = get_or_404(Attachment, attachment_id)
+    path, headers = services.attachment_download(attachment)
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.filename, conditional=False, etag=False)
+    response.headers.update(headers)
+    response.headers["X-Content-SHA256"] = attachment.sha256
+    return response

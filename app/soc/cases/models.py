@@ -153,6 +153,10 @@ class CaseTask(TenantScoped, Base):
         return self.done_at is not None
 
     @property
+    def is_overdue(self) -> bool:
+        return not self.is_done and self.due_at is not None and self.due_at < utcnow()
+
+    @property
     def audit_label(self) -> str:
         return self.title[:200]
 

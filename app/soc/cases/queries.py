@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -92,10 +96,49 @@ def load_case_detail(case_id: str) -> Case:
     return case
 
 
+TIMELINE_PAGE = 200
+
+
+def _decode_timeline_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        at = datetime.fromisoformat(raw["t"])
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at, int(raw["k"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise ValidationFailed({"cursor": ["The cursor is not valid; use the next cursor as given."]}) from None
+
+
+def _encode_timeline_cursor(at: datetime, key: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"t": at.isoformat(), "k": key}).encode()).decode().rstrip("=")
+
+
 def timeline_page(case: Case, *, kinds: list[TimelineKind] | None = None, order: str = "occurred",
-                  limit: int = 500) -> list[TimelineEntry]:
-    """Up to `limit` timeline entries in order; served by the (tenant, case, time) indexes."""
-    return list(db.session.scalars(timeline_statement(case, kinds=kinds, order=order).limit(limit)))
+                  cursor: str | None = None, limit: int = TIMELINE_PAGE) -> tuple[list[TimelineEntry], str | None]:
+    """One page of timeline entries, oldest first, and the cursor of the next page (None at the end).
+
+    Keyset paging on (time, id), served by the (tenant, case, time) indexes: page 40 costs what
+    page 1 does, and an entry is never skipped or shown twice when others are added meanwhile.
+    """
+    stmt = timeline_statement(case, kinds=kinds, order=order)
+    column = TimelineEntry.occurred_at if order == "occurred" else TimelineEntry.recorded_at
+    if cursor:
+        at, key = _decode_timeline_cursor(cursor)
+        stmt = stmt.where(sa.or_(column > at, sa.and_(column == at, TimelineEntry.id > key)))
+    rows = list(db.session.scalars(stmt.limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, _encode_timeline_cursor(getattr(rows[-1], column.key), rows[-1].id)
+
+
+def timeline_count(case: Case, *, kinds: list[TimelineKind] | None = None) -> int:
+    """How many entries the timeline holds (of these kinds), so a paged view says what it is not showing."""
+    stmt = sa.select(sa.func.count()).select_from(TimelineEntry).where(TimelineEntry.case_id == case.id)
+    if kinds:
+        stmt = stmt.where(TimelineEntry.kind.in_(kinds))
+    return db.session.scalar(stmt) or 0
 
 
 def case_by_number(number: int) -> Case | None:
@@ -166,3 +209,33 @@ def entry_of_case(case: Case, entry_id: str) -> TimelineEntry:
     if row is None:
         raise NotFound("Timeline entry not found.")
     return row
+
+
+@dataclass(frozen=True)
+class LinkCandidate:
+    alert: object
+    case_number: int | None  # the case it is already linked to, if any
+
+
+def link_candidates(text: str, *, limit: int = 10) -> list[LinkCandidate]:
+    """Alerts to offer on a case's "link alerts" search: by ALR number, title, or observable value.
+
+    Newest first; alerts already on a case come back with that case's number so the page can
+    say where they are instead of offering them.
+    """
+    from app.soc.cases.models import CaseAlertLink
+    from app.soc.models import Alert, AlertObservable
+
+    text = " ".join((text or "").split())[:200]
+    if not text:
+        return []
+    number = text.upper().removeprefix("ALR-").removeprefix("#")
+    clauses = [Alert.title.icontains(text, autoescape=True),
+               Alert.id.in_(sa.select(AlertObservable.alert_id)
+                            .where(AlertObservable.value.startswith(text.lower(), autoescape=True)))]
+    if number.isdigit() and len(number) <= 9:
+        clauses.append(Alert.number == int(number))
+    stmt = (sa.select(Alert, Case.number).outerjoin(CaseAlertLink, CaseAlertLink.alert_id == Alert.id)
+            .outerjoin(Case, Case.id == CaseAlertLink.case_id).where(sa.or_(*clauses))
+            .order_by(Alert.id.desc()).limit(limit))
+    return [LinkCandidate(alert, case_number) for alert, case_number in db.session.execute(stmt)]

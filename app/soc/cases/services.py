@@ -315,6 +315,27 @@ def link_alerts(case: Case, alert_ids: list[str], *, actor: Actor) -> list:
     return linked
 
 
+@atomic
+def unlink_alert(case: Case, alert_id: str, *, actor: Actor):
+    """Take an alert off the case; its own status stays as it is (closing it is a separate decision)."""
+    from app.core.errors import NotFound
+    from app.soc.models import Alert
+
+    authorize(actor, "case:write")
+    row = db.session.execute(sa.select(CaseAlertLink, Alert).join(Alert, Alert.id == CaseAlertLink.alert_id)
+                             .where(CaseAlertLink.case_id == case.id, Alert.public_id == str(alert_id))).first()
+    if row is None:
+        raise NotFound("That alert is not linked to this case.")
+    link, alert = row
+    if not case.is_open:
+        raise Conflict(f"{case.reference} is closed; reopen it to change its alerts.")
+    db.session.delete(link)
+    timeline.write_entry(case, TimelineKind.ALERT_LINK, actor=actor, body=f"{alert.reference} {alert.title}",
+                         details={"alert": alert.public_id, "reference": alert.reference, "unlinked": True})
+    audit.record("case.alert_unlinked", actor=actor, target=case, after={"alert": alert.reference})
+    return alert
+
+
 def linked_alerts(case: Case) -> list:
     from app.soc.models import Alert
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, request, send_file, url_for
+import json
+
+from flask import Blueprint, current_app, make_response, request, url_for
 
 from app.core.actors import current_actor
 from app.core.api import paginate
@@ -43,6 +45,8 @@ TIMELINE, ENTRY, ENTRY_FORM = "soc/cases/_timeline.html", "soc/cases/_timeline_e
     "soc/cases/_timeline_entry_form.html"
 EVENT_FORM, COMMENT_FORM, TASK_ROW = "soc/cases/_event_form.html", "soc/cases/_comment_form.html", \
     "soc/cases/_task_row.html"
+TIMELINE_PAGE, TASK_FORM = "soc/cases/_timeline_page.html", "soc/cases/_task_form.html"
+ALERTS_PANEL, LINK_RESULTS = "soc/cases/_alerts_panel.html", "soc/cases/_alert_link_results.html"
 PAGE_SIZE = 50
 KIND_LABELS = {TimelineKind.EVENT: "Events", TimelineKind.COMMENT: "Comments",
                TimelineKind.STATUS_CHANGE: "Status", TimelineKind.ASSIGNMENT: "Assignment",
@@ -115,25 +119,50 @@ def case_new_post():
 
 
 def _timeline_args() -> tuple[list[TimelineKind], str]:
+    # request.values: a form posted with HTMX includes the timeline toolbar, so the refreshed
+    # timeline keeps the kinds and order the analyst chose.
     try:
-        kinds = timeline.timeline_kinds(request.args.getlist("kind"))
+        kinds = timeline.timeline_kinds(request.values.getlist("kind"))
     except ValidationFailed:
         kinds = []
-    order = request.args.get("order", "occurred")
+    order = request.values.get("order", "occurred")
     return kinds, order if order in ("occurred", "recorded") else "occurred"
+
+
+def _timeline_ctx(case: Case) -> dict:
+    """One page of the timeline (from ?cursor=), and how many entries it is not showing."""
+    kinds, order = _timeline_args()
+    cursor = request.args.get("cursor") or None
+    shown = request.args.get("shown", "0")
+    try:
+        entries, next_cursor = queries.timeline_page(case, kinds=kinds, order=order, cursor=cursor)
+    except ValidationFailed:  # a mangled cursor in a shared link: start from the beginning
+        cursor, entries, next_cursor = None, *queries.timeline_page(case, kinds=kinds, order=order)
+    shown = int(shown) if shown.isdigit() and cursor else 0
+    total = queries.timeline_count(case, kinds=kinds)
+    return {"entries": entries, "next_cursor": next_cursor, "timeline_total": total, "shown": shown,
+            "remaining": max(0, total - shown - len(entries)), "page_size": queries.TIMELINE_PAGE,
+            "timeline_cursor": cursor, "kinds": [k.value for k in kinds], "order": order}
+
+
+def _with_trigger(response, name: str, detail: dict):
+    """Add an HX-Trigger event with details to a respond_changed() answer (HTMX only)."""
+    if "HX-Trigger" in response.headers:
+        triggers = json.loads(response.headers["HX-Trigger"])
+        triggers[name] = detail
+        response.headers["HX-Trigger"] = json.dumps(triggers)
+    return response
 
 
 def _detail_ctx(case: Case, **overrides) -> dict:
     """Everything the case page shows; forms and errors can be replaced by a refused POST."""
     actor = current_actor()
-    kinds, order = _timeline_args()
     members = queries.case_members()
     task_form = TaskForm(meta={"csrf": False}, formdata=None)
     task_form.assignee.choices = member_choices(members)
     ctx = {
         "case": case, "description_html": render_markdown(case.description),
-        "entries": queries.timeline_page(case, kinds=kinds, order=order),
-        "kinds": [k.value for k in kinds], "order": order, "kind_labels": KIND_LABELS,
+        **_timeline_ctx(case), "kind_labels": KIND_LABELS,
         "category_labels": CATEGORY_LABELS, "editing": None, "entry_form": None, "entry_errors": {},
         "transitions": workflow.allowed_transitions(case.status),
         "alerts": services.linked_alerts(case), "attachments": queries.case_attachments(case),
@@ -142,7 +171,8 @@ def _detail_ctx(case: Case, **overrides) -> dict:
                                                                       prefix="comment"),
         "task_form": task_form, "attachment_form": AttachmentForm(meta={"csrf": False}, formdata=None),
         "event_errors": {}, "comment_errors": {}, "task_errors": {}, "attachment_errors": {},
-        "new_entry": None, "zone": actor.zone,
+        "new_entry": None, "zone": actor.zone, "members": members, "task_edit_errors": {},
+        "link_query": "", "candidates": [], "alerts_error": None, "task_edit": None, "editing_task": None,
     }
     ctx.update(overrides)
     return ctx
@@ -171,6 +201,8 @@ def case_timeline(case_id: str):
     if request.args.get("entry"):
         entry = queries.entry_of_case(case, request.args["entry"])
         return render(DETAIL, ENTRY, **_detail_ctx(case, e=entry))
+    if request.args.get("cursor"):  # "Load more": the next entries and the next "Load more"
+        return render(DETAIL, TIMELINE_PAGE, **_detail_ctx(case))
     return render(DETAIL, TIMELINE, **_detail_ctx(case))
 
 
@@ -286,9 +318,10 @@ def event_add_post(case_id: str):
         return render(DETAIL, EVENT_FORM, status=422, **_detail_ctx(
             queries.load_case_detail(case_id), event_form=form, event_errors=exc.field_errors))
     anchor = f"timeline-entry-{entry.public_id}"
-    return respond_changed("Event added to the timeline.", redirect_to=_case_url(case, anchor),
-                           fragment=EVENT_FORM, event="timeline-updated", case=case, event_form=_blank_event_form(),
-                           event_errors={}, new_entry=entry, category_labels=CATEGORY_LABELS, zone=actor.zone)
+    return _with_trigger(respond_changed(
+        "Event added to the timeline.", redirect_to=_case_url(case, anchor), fragment=EVENT_FORM,
+        event="case-updated", case=case, event_form=_blank_event_form(), event_errors={}, zone=actor.zone),
+        "timeline-updated", {"entry": entry.public_id})
 
 
 @bp.post("/<case_id>/comments")
@@ -301,10 +334,11 @@ def comment_add_post(case_id: str):
     except ValidationFailed as exc:
         return render(DETAIL, COMMENT_FORM, status=422, **_detail_ctx(
             queries.load_case_detail(case_id), comment_form=form, comment_errors=exc.field_errors))
-    return respond_changed("Comment added.", redirect_to=_case_url(case, f"timeline-entry-{entry.public_id}"),
-                           fragment=COMMENT_FORM, event="timeline-updated", case=case, comment_errors={},
-                           comment_form=CommentForm(meta={"csrf": False}, formdata=None, prefix="comment"),
-                           new_entry=entry, category_labels=CATEGORY_LABELS, zone=current_actor().zone)
+    return _with_trigger(respond_changed(
+        "Comment added.", redirect_to=_case_url(case, f"timeline-entry-{entry.public_id}"), fragment=COMMENT_FORM,
+        event="case-updated", case=case, comment_errors={},
+        comment_form=CommentForm(meta={"csrf": False}, formdata=None, prefix="comment")),
+        "timeline-updated", {"entry": entry.public_id})
 
 
 def _entry_form(entry, formdata=None) -> EventForm:
@@ -336,91 +370,8 @@ def entry_edit_post(case_id: str, entry_id: str):
         return render(DETAIL, ENTRY_FORM, status=exc.status, **_detail_ctx(
             case, editing=entry.public_id, e=entry, entry_form=form, entry_errors=_errors(exc)))
     return respond_changed("Timeline entry saved.", redirect_to=_case_url(case, f"timeline-entry-{entry.public_id}"),
-                           fragment=ENTRY, event="timeline-updated", case=case, e=entry,
+                           fragment=ENTRY, event="case-updated", case=case, e=entry,
                            category_labels=CATEGORY_LABELS, zone=actor.zone)
-
-
-# --- tasks ---------------------------------------------------------------------------------
-
-
-@bp.post("/<case_id>/tasks")
-@require("case:write")
-def task_add_post(case_id: str):
-    case = queries.load_case_detail(case_id)
-    actor = current_actor()
-    form = TaskForm(meta={"csrf": False})
-    form.assignee.choices = member_choices(queries.case_members())
-    try:
-        if not form.validate():
-            raise ValidationFailed(_form_errors(form))
-        task = services.add_task(case, actor=actor, title=form.title.data,
-                                 assignee=services.member_user(form.assignee.data) if form.assignee.data else None,
-                                 due_at=in_zone(form.due_at.data, actor.zone))
-    except ValidationFailed as exc:
-        return render(DETAIL, status=422, **_detail_ctx(case, task_form=form, task_errors=exc.field_errors))
-    return respond_changed(f"Task added: {task.title}", redirect_to=_case_url(case, "case-tasks"))
-
-
-def _task_change(case_id: str, task_id: str, change, message: str):
-    case = queries.load_case_detail(case_id)
-    task = services.get_task(case, task_id)
-    try:
-        change(task, actor=current_actor())
-    except Conflict as exc:
-        return respond_refused(exc, DETAIL, TASK_ROW, **_detail_ctx(case, task=task))
-    return respond_changed(message.format(title=task.title), redirect_to=_case_url(case, "case-tasks"),
-                           fragment=TASK_ROW, event="case-updated", case=case, task=task, zone=current_actor().zone)
-
-
-@bp.post("/<case_id>/tasks/<task_id>/complete")
-@require("case:write")
-def task_complete_post(case_id: str, task_id: str):
-    return _task_change(case_id, task_id, services.complete_task, "Done: {title}")
-
-
-@bp.post("/<case_id>/tasks/<task_id>/reopen")
-@require("case:write")
-def task_reopen_post(case_id: str, task_id: str):
-    return _task_change(case_id, task_id, services.reopen_task, "Reopened: {title}")
-
-
-# --- attachments ---------------------------------------------------------------------------
-
-
-@bp.post("/<case_id>/attachments")
-@require("case:write")
-def attachment_add_post(case_id: str):
-    case = queries.load_case_detail(case_id)
-    upload = request.files.get("file")
-    try:
-        if upload is None or not upload.filename:
-            raise ValidationFailed({"file": ["Choose a file to attach."]})
-        attachment = services.add_attachment(case, actor=current_actor(), filename=upload.filename,
-                                             content_type=upload.mimetype or "", stream=upload.stream,
-                                             declared_size=upload.content_length or None)
-    except ValidationFailed as exc:
-        return render(DETAIL, status=exc.status, **_detail_ctx(case, attachment_errors=exc.field_errors))
-    return respond_changed(f"{attachment.filename} attached (sha256 {attachment.sha256[:12]}…).",
-                           redirect_to=_case_url(case, "case-evidence"))
-
-
-@bp.get("/<case_id>/evidence")
-@require("case:read")
-def attachment_download(case_id: str):
-    """?file=<attachment id> downloads that evidence file; without it, the case page at its evidence.
-
-    The file id is a query argument, not a path segment, so every GET route keyed by ids answers
-    for a case id alone (the cross-tenant sweep's positive control has no attachment to offer).
-    """
-    if not request.args.get("file"):
-        return case_detail(case_id)
-    case = get_or_404(Case, case_id)
-    attachment = queries.attachment_of_case(case, request.args["file"])
-    path, headers = services.attachment_download(attachment)
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.filename, conditional=False, etag=False)
-    response.headers.update(headers)
-    return response
 
 
 # --- merge ---------------------------------------------------------------------------------
@@ -455,3 +406,6 @@ def case_merge_post(case_id: str):
                            field_errors=getattr(exc, "field_errors", {}))
     return respond_changed(f"{case.reference} was merged into {survivor.reference}.", redirect_to=_case_url(survivor))
 
+
+# The side cards' routes (tasks, linked alerts, evidence) live in their own module on this blueprint.
+from app.soc.cases import side_views as _side_views  # noqa: E402, F401

@@ -97,15 +97,23 @@ def test_add_event_in_the_users_zone_plain_and_htmx(login_as, tenant_a):
     assert entry.occurred_at == datetime(2025, 3, 1, 8, 15, tzinfo=UTC)  # 09:15 in Berlin (CET)
     assert res.headers["Location"].endswith(f"#timeline-entry-{entry.public_id}")
     assert "09:15" in res.follow().pyquery(f"#timeline-entry-{entry.public_id} time").text()
-    # With HTMX: a fresh form, plus the entry appended to the timeline out of band.
-    form = _form(client.get(f"/soc/cases/{case.public_id}"), "/events")
-    form["event-occurred_at"], form["event-body"] = "2025-03-01T10:00", "Domain admin added"
+    # With HTMX: a fresh form, and a timeline-updated event naming the entry, on which the page's
+    # #timeline-refresh reloads the timeline (with the toolbar's kinds and order), entry in its place.
+    page = client.get(f"/soc/cases/{case.public_id}")
+    refresh = page.pyquery("#timeline-refresh")
+    assert refresh.attr("hx-trigger") == "timeline-updated from:body" and refresh.attr("hx-include")
+    form = _form(page, "/events")
+    form["event-occurred_at"], form["event-body"] = "2025-03-01T09:00", "Domain admin added"
     res = form.submit(headers=HX)
     assert res.status_int == 200 and "<html" not in res.text
     assert res.pyquery("form#timeline-event-form textarea").text().strip() == ""
-    oob = res.pyquery('[hx-swap-oob="beforeend:#timeline-entries"]')
-    assert "Domain admin added" in oob.text()
-    assert json.loads(res.headers["HX-Trigger"])["flash"]["message"] == "Event added to the timeline."
+    triggers = json.loads(res.headers["HX-Trigger"])
+    assert triggers["flash"]["message"] == "Event added to the timeline."
+    added = next(e for e in _entries(tenant_a, case) if e.body == "Domain admin added")
+    assert triggers["timeline-updated"] == {"entry": added.public_id}
+    timeline = client.get(refresh.attr("hx-get") + "?order=occurred", headers=HX)
+    bodies = [li.text() for li in timeline.pyquery("#timeline-entries > li").items()]
+    assert "Domain admin added" in bodies[0] and "RDP from WS-0042" in bodies[1]  # 09:00 before 09:15
 
 
 def test_add_event_with_bad_input_is_422_and_keeps_what_was_typed(login_as, tenant_a):
@@ -134,8 +142,8 @@ def test_comment_markdown_is_sanitised_and_html_shown_as_text(login_as, tenant_a
     assert "<script>alert(2)</script>" in description.text()
     form = _form(page, "/comments")
     form["comment-body"] = "<img src=x onerror=alert(3)> **ok** [y](javascript:alert(4))"
-    res = form.submit(headers=HX)
-    entry = res.pyquery(".tl-entry--comment")
+    form.submit(headers=HX)
+    entry = client.get(f"/soc/cases/{case.public_id}/timeline", headers=HX).pyquery(".tl-entry--comment")
     assert entry.find("strong").text() == "ok"
     assert not entry.find("img") and not entry.find("[onerror]")
     assert "<img src=x onerror=alert(3)>" in entry.text()
