@@ -89,3 +89,7 @@ def register(app: Flask) -> None:
         except DomainError as exc:
             _fail(exc)
         click.echo(raw)
+
+    from app.compliance.cli import compliance_cli
+
+    app.cli.add_command(compliance_cli)

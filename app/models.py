@@ -5,3 +5,4 @@ from app.identity import group_roles  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
 from app.soc import models as soc_models  # noqa: F401
 from app.soc.cases import models as case_models  # noqa: F401
+from app.compliance import models as compliance_models  # noqa: F401
