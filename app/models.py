@@ -1,8 +1,8 @@
 """Import every model module so the metadata (and Alembic) sees the whole schema."""
 
+from app.compliance import models as compliance_models  # noqa: F401
 from app.core import audit, tenancy  # noqa: F401
 from app.identity import group_roles  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
 from app.soc import models as soc_models  # noqa: F401
 from app.soc.cases import models as case_models  # noqa: F401
-from app.compliance import models as compliance_models  # noqa: F401

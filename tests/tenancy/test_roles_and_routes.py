@@ -30,6 +30,12 @@ EXPECTED_PAGES = {
     "/audit/": {Role.ADMIN, Role.AUDITOR},
     "/soc/alerts": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
     "/soc/cases": {Role.ADMIN, Role.ANALYST, Role.RESPONDER, Role.AUDITOR},
+    "/compliance/": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/controls": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/evidence": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/renewals": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/tasks": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/import": {Role.ADMIN, Role.COMPLIANCE},
 }
 
 
