@@ -228,8 +228,7 @@ def assessment_results(framework: Framework, *, tenant) -> dict:
             "description": f"{score.met} of {score.applicable} applicable requirements met ({score.percent}%).",
             "start": _iso(now),
             "reviewed-controls": {"control-selections": [{"include-all": {}}]},
-            "observations": observations or None,
-            "findings": findings or None,
+            **({"observations": observations, "findings": findings} if findings else {}),
         }],
     }}
 
