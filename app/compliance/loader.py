@@ -185,7 +185,7 @@ def read_framework(path: Path) -> FrameworkDoc:
 def read_controls(path: Path, frameworks: dict[str, FrameworkDoc], known_refs: dict[str, set[str]]) -> ControlsDoc:
     raw = path.read_bytes()
     doc = _Reader(path.name, parse(raw.decode("utf-8"), path.name))
-    doc.only({"source", "licence", "controls"})
+    doc.only({"source", "licence", "mapping_note", "controls"})
     controls, seen = [], set()
     for index, item in enumerate(doc.items("controls")):
         entry = _Reader(path.name, item, f"controls[{index}]")

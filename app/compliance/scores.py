@@ -139,7 +139,7 @@ def control_reason(control: Control, state: dict[str, int] | None) -> str | None
     if control.status == ControlStatus.NOT_APPLICABLE:
         return None
     if control.status != ControlStatus.IMPLEMENTED:
-        return f"{control.key} is {control.status.value.replace('_', ' ')}"
+        return f"{control.key}: {control.status.value.replace('_', ' ')}"
     state = state or {}
     if state.get("valid"):
         return None

@@ -67,7 +67,7 @@ def test_expired_or_rejected_evidence_does_not_count_and_the_gap_says_why(librar
     by_ref = {g.ref: g for g in scores.gaps(eu)}
     assert by_ref["Art. 9"].reasons == [reason]
     assert by_ref["Art. 5(1)(a)"].reasons == ["no control mapped"]
-    assert by_ref["Art. 10"].reasons == ["VC-02 is not started"]
+    assert by_ref["Art. 10"].reasons == ["VC-02: not started"]
 
 
 def test_not_applicable_needs_a_justification_and_leaves_the_denominator(library, officer):
