@@ -35,7 +35,7 @@ def _file(kind: str, title: str) -> tuple[str, bytes]:
     if kind == "csv":
         return f"{name}.csv", f"check,result,date\n{title},pass,2026-10-01\nfollow-up,pass,2026-10-15\n".encode()
     if kind == "json":
-        return f"{name}.json", json.dumps({"exported": "2026-10-01", "title": title, "settings": {"mfa": True}}).encode()
+        return f"{name}.json", json.dumps({"exported": "2026-10-01", "title": title, "mfa": True}).encode()
     if kind == "png":
         return f"{name}.png", PNG + title.encode()
     return f"{name}.txt", f"{title}\n\n1. Detect\n2. Contain\n3. Recover\n".encode()
