@@ -57,6 +57,10 @@ def framework_rows() -> list[FrameworkRow]:
     return [FrameworkRow(f, f.id in adopted, score_by_id.get(f.id), leaf_counts.get(f.id, 0)) for f in frameworks]
 
 
+def short_names() -> dict[str, str]:
+    return {fw.key: fw.short_name for fw in db.session.scalars(visible_frameworks())}
+
+
 # --- the framework tree --------------------------------------------------------------------
 
 

@@ -78,7 +78,7 @@ def framework_node(req_id: str):
 def adopt(key: str):
     fw = services.framework_by_key(key)
     return render("compliance/adopt.html", framework=fw, proposals=services.proposed_controls(fw),
-                  adoption=services.adoption_of(fw))
+                  adoption=services.adoption_of(fw), short_names=queries.short_names())
 
 
 @bp.post("/frameworks/<key>/adopt")
@@ -89,7 +89,7 @@ def adopt_post(key: str):
     try:
         services.adopt_framework(fw, actor=current_actor(), template_keys=chosen)
     except DomainError as exc:
-        return respond_refused(exc, "compliance/adopt.html", framework=fw,
+        return respond_refused(exc, "compliance/adopt.html", framework=fw, short_names=queries.short_names(),
                                proposals=services.proposed_controls(fw), adoption=services.adoption_of(fw))
     return respond_changed(f"{fw.short_name} adopted with {len(chosen)} proposed controls.",
                            redirect_to=url_for(".framework", key=fw.key))
@@ -375,6 +375,18 @@ def evidence_validity_post(evidence_id: str):
     except ValidationFailed as exc:
         return render("compliance/evidence.html", status=422, **_evidence_ctx(ev, errors=exc.field_errors))
     return respond_changed("Validity updated.", redirect_to=url_for(".evidence_detail", evidence_id=evidence_id))
+
+
+@bp.post("/evidence/from-attachment/<attachment_id>")
+@require("compliance:write")
+def evidence_promote_post(attachment_id: str):
+    """Make a SOC case attachment compliance evidence (then attach it to controls on its page)."""
+    from app.soc.cases.models import Attachment
+
+    attachment = get_or_404(Attachment, attachment_id)
+    ev = evidence_service.promote_attachment(attachment, actor=current_actor())
+    return respond_changed(f"“{attachment.filename}” is now compliance evidence; attach it to controls here.",
+                           redirect_to=url_for(".evidence_detail", evidence_id=ev.public_id))
 
 
 @bp.get("/renewals")
