@@ -283,3 +283,17 @@ class ComplianceTask(TenantScoped, Base):
     @property
     def audit_label(self) -> str:
         return self.title[:200]
+
+
+class StateVersion(Base):
+    """A counter per tenant, bumped in the same transaction as any change to its compliance state.
+
+    Pages key their cached computations (the framework tree, scores) on it, so a cache is never
+    stale after a change, across worker processes. Not `TenantScoped`: it is written by a flush
+    hook with an explicit tenant id, and read by primary key.
+    """
+
+    __tablename__ = "compliance_state_versions"
+
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -6,10 +6,11 @@ import csv
 import io
 import json
 
-from flask import Blueprint, Response, request, send_file, url_for
+from flask import Blueprint, Response, render_template, request, send_file, url_for
+from markupsafe import Markup
 
+from app.compliance import cache, oscal, queries, scores, services
 from app.compliance import evidence as evidence_service
-from app.compliance import oscal, queries, scores, services
 from app.compliance.models import Control, ControlStatus, Evidence, ReviewStatus
 from app.core.actors import current_actor
 from app.core.errors import DomainError, NotFound, ValidationFailed
@@ -42,12 +43,24 @@ def frameworks():
 
 
 def _framework_ctx(fw, flt, *, status=200, error=None, open_refs=frozenset()):
-    open_refs = set(request.args.getlist("open")) | set(open_refs)
-    tree = queries.framework_tree(fw, flt, open_refs=open_refs, expand_all=request.args.get("expand") == "all")
+    open_refs = frozenset(request.args.getlist("open")) | frozenset(open_refs)
+    expand_all = request.args.get("expand") == "all"
+    tenant = current_actor().tenant
     adoption = services.adoption_of(fw)
-    score = scores.scores([fw.id])[fw.id]
-    return {"framework": fw, "tree": tree, "flt": flt, "adoption": adoption, "score": score,
-            "members": queries.members(), "trend": scores.trend(fw), "error": error}, status
+    # The tree, score and trend of a big catalog cost tens of milliseconds to compute and render;
+    # they change only with the tenant's compliance state, the library file and the day.
+    key = ("framework-page", tenant.public_id, fw.public_id, fw.content_hash, cache.state_version(tenant.id),
+           scores.today(), tuple(sorted(flt.args().items())), open_refs, expand_all, error)
+
+    def compute():
+        tree = queries.framework_tree(fw, flt, open_refs=open_refs, expand_all=expand_all)
+        html = Markup(render_template("compliance/_tree.html", framework=fw, tree=tree, flt=flt, adoption=adoption,  # noqa: S704 — our autoescaped template
+                                      error=error))
+        return tree, html, scores.scores([fw.id])[fw.id], scores.trend(fw)
+
+    tree, tree_html, score, trend = cache.cached(key, compute)
+    return {"framework": fw, "tree": tree, "tree_html": tree_html, "flt": flt, "adoption": adoption, "score": score,
+            "members": queries.members(), "trend": trend, "error": error}, status
 
 
 @bp.get("/frameworks/<key>")
@@ -58,7 +71,7 @@ def framework(key: str):
         ctx, status = _framework_ctx(fw, queries.parse_tree_filter(request.args))
     except ValidationFailed as exc:
         ctx, status = _framework_ctx(fw, queries.TreeFilter(), status=422, error=exc.message)
-    return render("compliance/framework.html", "compliance/_tree.html", status=status, **ctx)
+    return render("compliance/framework.html", "compliance/_tree_cached.html", status=status, **ctx)
 
 
 @bp.get("/requirements/<req_id>/children")

@@ -2,7 +2,7 @@
 
 Revision ID: 0011_compliance
 Revises: 0004_group_roles
-Create Date: 2026-11-24 18:30:57.900761
+Create Date: 2026-11-24 19:20:39.724295
 
 """
 from alembic import op
@@ -85,6 +85,12 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_compliance_frameworks_owner_tenant_id'), ['owner_tenant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_compliance_frameworks_public_id'), ['public_id'], unique=True)
 
+    op.create_table('compliance_state_versions',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_compliance_state_versions_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_compliance_state_versions'))
+    )
     op.create_table('compliance_adoptions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('framework_id', sa.Integer(), nullable=False),
@@ -269,6 +275,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_compliance_adoptions_tenant_id'))
 
     op.drop_table('compliance_adoptions')
+    op.drop_table('compliance_state_versions')
     with op.batch_alter_table('compliance_frameworks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_compliance_frameworks_public_id'))
         batch_op.drop_index(batch_op.f('ix_compliance_frameworks_owner_tenant_id'))

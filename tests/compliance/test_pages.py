@@ -71,6 +71,7 @@ def test_upload_accept_and_the_score_moves_in_both_frameworks(library, login_as,
     _adopt(client)
     _adopt(client, "nist-ai-rmf-1.0")
     control = _control(tenant_a, "VC-01")
+    assert client.get("/compliance/frameworks/eu-ai-act-2024").pyquery(".score-value").text() == "0%"  # now cached
     page = client.get(f"/compliance/controls/{control.public_id}")
     form = page.forms["control-form"]
     form["status"] = "implemented"
@@ -90,6 +91,8 @@ def test_upload_accept_and_the_score_moves_in_both_frameworks(library, login_as,
     review.submit("decision", value="accepted").follow()
     listing = client.get("/compliance/")
     assert listing.pyquery("#fw-eu-ai-act-2024 .score-value").text() == "25%"
+    tree = client.get("/compliance/frameworks/eu-ai-act-2024")  # the cached tree follows the change
+    assert tree.pyquery(".score-value").text() == "25%"
     assert listing.pyquery("[id='fw-nist-ai-rmf-1.0'] .score-value").text() == "50%"
     history = client.get(f"/compliance/controls/{control.public_id}")
     assert "control status changed" in history.text
