@@ -22,6 +22,7 @@ install-test: $(VENV)/.test-deps
 
 run: install
 	$(BIN)/vigil db upgrade
+	$(BIN)/vigil compliance load
 	$(BIN)/vigil seed-demo
 	@echo "Vigil is at http://127.0.0.1:$(PORT)"
 	$(BIN)/vigil run --host 127.0.0.1 --port $(PORT)

@@ -100,3 +100,7 @@ def register(app: Flask) -> None:
         if queue.immediate:
             raise click.ClickException("Jobs run inline here (VIGIL_JOBS_IMMEDIATE or testing): nothing to consume.")
         queue.create_consumer(workers=workers, worker_type="thread", periodic=True).run()
+
+    from app.compliance.cli import compliance_cli
+
+    app.cli.add_command(compliance_cli)

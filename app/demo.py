@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.compliance.demo import seed_compliance
 from app.core.actors import system_actor
 from app.core.db import db
 from app.core.permissions import Role
@@ -50,4 +51,4 @@ def seed() -> list[str]:
     soc_lines += seed_sla(acme)
     lines = [f"Demo tenant '{acme.slug}' ready. Sign in at the console with (password {DEMO_PASSWORD}):"]
     lines += [f"  {role.value:<11} {email}" for email, _name, role in DEMO_USERS]
-    return lines + soc_lines + seed_scim(acme)
+    return lines + soc_lines + seed_scim(acme) + seed_compliance(acme)

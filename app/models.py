@@ -1,5 +1,6 @@
 """Import every model module so the metadata (and Alembic) sees the whole schema."""
 
+from app.compliance import models as compliance_models  # noqa: F401
 from app.core import audit, tenancy  # noqa: F401
 from app.identity import group_roles  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.core.permissions import SCOPES
 from tests import factories
+from tests.compliance.builders import make_compliance_objects
 from tests.conftest import csrf_from
 
 # Routes whose argument is not an object id.
@@ -23,7 +24,7 @@ def _tenant_a_object_ids(tenant_a) -> list[str]:
     scim_token = factories.make_scim_token(tenant_a)
     evidence = factories.make_attachment(tenant_a, case)
     return [member.public_id, member.user.public_id, key.public_id, case.public_id, case.tasks[0].public_id,
-            alert.public_id, scim_token.public_id, evidence.public_id]
+            alert.public_id, scim_token.public_id, evidence.public_id] + make_compliance_objects(tenant_a)
 
 
 def _object_rules(app, api: bool):

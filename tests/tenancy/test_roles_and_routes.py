@@ -40,6 +40,12 @@ EXPECTED_PAGES = {
     "/soc/sla/targets": {Role.ADMIN},
     "/admin/sso/": {Role.ADMIN},
     "/soc/settings": {Role.ADMIN},
+    "/compliance/": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/controls": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/evidence": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/renewals": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/tasks": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/compliance/import": {Role.ADMIN, Role.COMPLIANCE},
 }
 
 

@@ -1,0 +1,1 @@
+"""Compliance: the framework library, controls with cross-framework mappings, evidence, scores, gaps."""
