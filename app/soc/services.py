@@ -23,7 +23,7 @@ from app.core.db import atomic, db, new_public_id, utcnow
 from app.core.errors import Conflict, ValidationFailed
 from app.core.permissions import authorize, permissions_for_role
 from app.identity.models import Membership
-from app.soc import ocsf
+from app.soc import ocsf, tallies
 from app.soc.models import (
     DEFAULT_DEDUP_WINDOW_MINUTES,
     DEFAULT_FINGERPRINT_FIELDS,
@@ -214,6 +214,7 @@ def create_alert(*, actor: Actor, data: AlertIn | dict) -> Alert:
     alert.observables = [AlertObservable(kind=k, value=v) for k, v in draft.observables]
     db.session.add(alert)
     db.session.flush()
+    tallies.add(alert.tenant_id, [(alert.status, alert.severity, alert.source)], created_on=now.date())
     audit.record("alert.created", actor=actor, target=alert,
                  after={"severity": alert.severity, "source": alert.source, "observables": len(draft.observables)})
     return alert
@@ -362,6 +363,7 @@ def _move(alert: Alert, to: AlertStatus, *, actor: Actor, action: str, reason: C
         raise Conflict(f"{alert.reference} is {alert.status.value}; it can move to: {', '.join(allowed)}.",
                        {"status": alert.status.value, "allowed": allowed})
     before, now = _state(alert), utcnow()
+    tallies.move(alert.tenant_id, severity=alert.severity, source=alert.source, before=alert.status, after=to)
     alert.status = to
     alert.close_reason = reason if to is AlertStatus.CLOSED else None
     alert.closed_at = now if to is AlertStatus.CLOSED else None
