@@ -132,15 +132,18 @@ def _default_settings() -> AlertSettings:
 def _locked_settings() -> AlertSettings:
     # One settings row per tenant doubles as the numbering counter. Locking it first serialises
     # writers of the tenant's alerts: numbers and deduplication decisions never race.
-    settings = db.session.scalar(sa.select(AlertSettings).with_for_update())
+    if db.engine.dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE, and pysqlite opens the transaction only at the first write, so
+        # a SELECT first would read the counter outside it and two batches would take the same
+        # numbers. A no-op write takes the database's write lock before anything is read.
+        db.session.execute(sa.update(AlertSettings).values(last_number=AlertSettings.last_number)
+                           .execution_options(synchronize_session=False))
+    settings = db.session.scalar(sa.select(AlertSettings).with_for_update()
+                                 .execution_options(populate_existing=True))
     if settings is None:
         settings = _default_settings()
         db.session.add(settings)
         db.session.flush()
-    elif db.engine.dialect.name == "sqlite":
-        # SQLite ignores FOR UPDATE; a write takes the database's write lock before anything is decided.
-        db.session.execute(sa.update(AlertSettings).values(last_number=AlertSettings.last_number)
-                           .execution_options(synchronize_session=False))
     return settings
 
 
