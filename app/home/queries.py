@@ -59,7 +59,7 @@ class SocOverview:
     open_by_severity: dict[str, int]  # every severity, most severe first, zeros included
     by_status: dict[str, int]  # every alert status, in workflow order
     top_sources: list[tuple[str, int]]  # open alerts per source, the busiest first
-    volume: list[DayVolume]  # alerts created per UTC day, oldest first, VOLUME_DAYS days ending today
+    volume: list[DayVolume]  # new alerts per UTC day first seen, oldest first, VOLUME_DAYS days ending today
     open_cases_by_status: dict[str, int]  # every open case status, in workflow order
 
     @property

@@ -218,7 +218,7 @@ class AlertTally(TenantScoped, Base):
 
 
 class AlertDailyVolume(TenantScoped, Base):
-    """Alerts created per UTC day (the dashboard's 30-day volume), kept with the tallies."""
+    """New alerts per UTC day they were first seen (the dashboard's 30-day volume), kept with the tallies."""
 
     __tablename__ = "alert_daily_volume"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "day"),)

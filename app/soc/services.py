@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -217,7 +217,8 @@ def create_alert(*, actor: Actor, data: AlertIn | dict) -> Alert:
     alert.observables = [AlertObservable(kind=k, value=v) for k, v in draft.observables]
     db.session.add(alert)
     db.session.flush()
-    tallies.add(alert.tenant_id, [(alert.status, alert.severity, alert.source)], created_on=now.date())
+    tallies.add(alert.tenant_id, [(alert.status, alert.severity, alert.source)],
+                days=[alert.first_seen.astimezone(UTC).date()])
     audit.record("alert.created", actor=actor, target=alert,
                  after={"severity": alert.severity, "source": alert.source, "observables": len(draft.observables)})
     return alert
@@ -334,7 +335,8 @@ def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: A
         for kind, value in draft.observables
     ]
     bulk.insert_rows(conn, AlertObservable.__table__, observable_rows)
-    tallies.add(tenant_id, [(AlertStatus.NEW, row["severity"], row["source"]) for row in rows], created_on=now.date())
+    tallies.add(tenant_id, [(AlertStatus.NEW, row["severity"], row["source"]) for row in rows],
+                days=[row["first_seen"].astimezone(UTC).date() for row in rows])
 
 
 def _apply_merges(targets: list[_Target], actor: Actor) -> None:

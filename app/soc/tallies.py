@@ -1,6 +1,7 @@
 """The alert rollups behind the dashboard: counts per (status, severity, source) and per day.
 
-The services call these inside their own transaction whenever an alert enters a cell or
+Days are UTC days of an alert's first_seen as it was created (an earlier event merged into it
+later does not move it). The services call these inside their own transaction whenever an alert enters a cell or
 moves between cells (create, ingest, status transitions), so the counts commit or roll back
 with the change itself. Each write is a relative upsert (count = count + n): two transactions
 never overwrite each other's figures. `rebuild` recomputes both tables from the alerts, for
@@ -32,8 +33,9 @@ def _upsert(table: sa.Table, keys: tuple[str, ...]):
                                         set_={"count": table.c.count + insert.excluded.count})
 
 
-def add(tenant_id: int, cells: Iterable[Cell] | Counter, *, created_on: date | None = None) -> None:
-    """Count alerts into their cells (a Counter may carry negative amounts for moves out)."""
+def add(tenant_id: int, cells: Iterable[Cell] | Counter, *, days: Iterable[date] = ()) -> None:
+    """Count alerts into their cells (a Counter may carry negative amounts for moves out), and new
+    alerts into the days they were first seen (UTC)."""
     counts = cells if isinstance(cells, Counter) else Counter(cells)
     rows = [{"tenant_id": tenant_id, "status": str(status), "severity": str(severity), "source": source, "count": n}
             for (status, severity, source), n in counts.items() if n]
@@ -41,10 +43,10 @@ def add(tenant_id: int, cells: Iterable[Cell] | Counter, *, created_on: date | N
         return
     conn = db.session.connection()
     conn.execute(_upsert(AlertTally.__table__, ("status", "severity", "source")), rows)
-    created = sum(n for n in counts.values() if n > 0)
-    if created_on is not None and created:
+    per_day = Counter(days)
+    if per_day:
         conn.execute(_upsert(AlertDailyVolume.__table__, ("day",)),
-                     [{"tenant_id": tenant_id, "day": created_on, "count": created}])
+                     [{"tenant_id": tenant_id, "day": day, "count": n} for day, n in sorted(per_day.items())])
 
 
 def move(tenant_id: int, *, severity: str, source: str, before: str, after: str) -> None:
@@ -70,7 +72,7 @@ def rebuild(tenant_id: int) -> None:
              .group_by(alerts.c.tenant_id, alerts.c.status, alerts.c.severity, alerts.c.source))
     conn.execute(AlertTally.__table__.insert().from_select(["tenant_id", "status", "severity", "source", "count"],
                                                           cells))
-    day = _day(alerts.c.created_at)
+    day = _day(alerts.c.first_seen)
     days = (sa.select(alerts.c.tenant_id, day, sa.func.count()).where(alerts.c.tenant_id == tenant_id)
             .group_by(alerts.c.tenant_id, day))
     conn.execute(AlertDailyVolume.__table__.insert().from_select(["tenant_id", "day", "count"], days))

@@ -73,8 +73,8 @@ def upgrade():
     op.execute("INSERT INTO alert_tallies (tenant_id, status, severity, source, count) "
                "SELECT tenant_id, status, severity, source, count(*) FROM alerts "
                "GROUP BY tenant_id, status, severity, source")
-    day = ("date(created_at AT TIME ZONE 'UTC')" if op.get_bind().dialect.name == "postgresql"
-           else "date(created_at)")
+    day = ("date(first_seen AT TIME ZONE 'UTC')" if op.get_bind().dialect.name == "postgresql"
+           else "date(first_seen)")
     op.execute(f"INSERT INTO alert_daily_volume (tenant_id, day, count) "
                f"SELECT tenant_id, {day}, count(*) FROM alerts GROUP BY tenant_id, {day}")
 

@@ -67,10 +67,10 @@ def test_each_number_opens_the_queue_with_that_filter_and_shows_as_many(login_as
 def test_daily_volume_chart_is_server_rendered_svg_with_a_bar_per_day(login_as, tenant_a, in_tenant):
     for _ in range(3):
         factories.make_alert(tenant_a)
-    with in_tenant(tenant_a):  # two alerts loaded in bulk ten days ago, rollups rebuilt as the bench does
+    with in_tenant(tenant_a):  # two alerts first seen ten days ago, loaded in bulk and rebuilt as the bench does
         factories_ids = [factories.make_alert(tenant_a).id for _ in range(2)]
         db.session.execute(sa.update(Alert).where(Alert.id.in_(factories_ids))
-                           .values(created_at=utcnow() - timedelta(days=10)))
+                           .values(first_seen=utcnow() - timedelta(days=10)))
         tallies.rebuild(tenant_a.id)
         db.session.commit()
     page = login_as("analyst").get("/dashboard")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -66,13 +66,15 @@ def test_a_failed_transition_leaves_the_tallies_alone(tenant_a, in_tenant):
         assert alert_counts()["status"] == {"closed": 1}
 
 
-def test_daily_volume_counts_alerts_created_per_day(tenant_a, in_tenant):
+def test_daily_volume_counts_new_alerts_by_the_day_they_were_first_seen(tenant_a, in_tenant):
     with in_tenant(tenant_a):
-        ingest_ocsf_batch(_events(3), actor=system_actor(tenant_a))
+        ingest_ocsf_batch(_events(3), actor=system_actor(tenant_a))  # events of 24 Nov 2025
+        ingest_ocsf_batch([{**_events(1)[0], "time": T0 + 3_600_000}], actor=system_actor(tenant_a))  # merged
+    factories.make_alert(tenant_a, seen_at="2025-11-23T23:30:00-02:00")  # 24 Nov in UTC
     factories.make_alert(tenant_a)
     with in_tenant(tenant_a):
-        rows = db.session.execute(sa.select(AlertDailyVolume.day, AlertDailyVolume.count)).all()
-    assert rows == [(utcnow().date(), 4)]
+        rows = dict(db.session.execute(sa.select(AlertDailyVolume.day, AlertDailyVolume.count)).all())
+    assert rows == {date(2025, 11, 24): 4, utcnow().date(): 1}
 
 
 def test_rebuild_recomputes_both_rollups_from_the_alerts(tenant_a, in_tenant):
@@ -80,13 +82,13 @@ def test_rebuild_recomputes_both_rollups_from_the_alerts(tenant_a, in_tenant):
         ingest_ocsf_batch(_events(5), actor=system_actor(tenant_a))
         # A bulk load that bypasses the services (as the benchmark generator does): move two alerts back a week.
         week_ago = utcnow() - timedelta(days=7)
-        db.session.execute(sa.update(Alert).where(Alert.number <= 2).values(created_at=week_ago, status="closed",
+        db.session.execute(sa.update(Alert).where(Alert.number <= 2).values(first_seen=week_ago, status="closed",
                                                                                 close_reason="benign"))
         assert tallies.drift(tenant_a.id) != {}
         tallies.rebuild(tenant_a.id)
         assert tallies.drift(tenant_a.id) == {}
         days = dict(db.session.execute(sa.select(AlertDailyVolume.day, AlertDailyVolume.count)).all())
-    assert days == {week_ago.date(): 2, utcnow().date(): 3}
+    assert days == {week_ago.date(): 2, date(2025, 11, 24): 3}
 
 
 def test_bulk_insert_writes_what_the_orm_reads_back(tenant_a, in_tenant):
