@@ -98,7 +98,8 @@ class Server:
             self.process.wait()
 
 
-def start_gunicorn(name: str, target: str, env: dict[str, str], args, ready_path: str) -> Server:
+def start_gunicorn(name: str, target: str, env: dict[str, str], args, ready_path: str,
+                   ready_seconds: float = 30) -> Server:
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn) if gunicorn.exists() else "gunicorn", "--bind", f"{HOST}:{port}",
@@ -106,7 +107,7 @@ def start_gunicorn(name: str, target: str, env: dict[str, str], args, ready_path
                "--log-level", "warning", "--chdir", str(ROOT), target]
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
     server = Server(name, process, port)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{name}: gunicorn exited with {process.returncode}")
@@ -119,7 +120,7 @@ def start_gunicorn(name: str, target: str, env: dict[str, str], args, ready_path
         except OSError:
             time.sleep(0.2)
     server.stop()
-    raise SystemExit(f"{name}: not ready on port {port} after 30 s")
+    raise SystemExit(f"{name}: not ready on port {port} after {ready_seconds:.0f} s")
 
 
 # --- the client ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -79,15 +79,20 @@ class Alert(TenantScoped, Base):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "number"),
         sa.CheckConstraint("(status = 'closed') = (close_reason IS NOT NULL)", name="closed_has_reason"),
-        sa.Index("ix_alerts_queue_status", "tenant_id", "status", "id"),
-        sa.Index("ix_alerts_queue_severity", "tenant_id", "severity", "id"),
-        sa.Index("ix_alerts_queue_severity_rank", "tenant_id", "severity_rank", "id"),
-        sa.Index("ix_alerts_queue_source", "tenant_id", "source", "id"),
-        sa.Index("ix_alerts_queue_assignee", "tenant_id", "assignee_id", "id"),
-        sa.Index("ix_alerts_queue_last_seen", "tenant_id", "last_seen"),
+        # The queue: one index per single filter, each in the default order (newest last_seen
+        # first, id breaking ties), so a page of 50 reads 51 index entries and never sorts.
+        sa.Index("ix_alerts_queue_last_seen", "tenant_id", "last_seen", "id"),
+        sa.Index("ix_alerts_queue_status", "tenant_id", "status", "last_seen", "id"),
+        sa.Index("ix_alerts_queue_severity", "tenant_id", "severity_rank", "last_seen", "id"),
+        sa.Index("ix_alerts_queue_source", "tenant_id", "source", "last_seen", "id"),
+        sa.Index("ix_alerts_queue_assignee", "tenant_id", "assignee_id", "last_seen", "id"),
         sa.Index("ix_alerts_fingerprint", "tenant_id", "fingerprint"),
     )
 
+    # Every index above leads with tenant_id, so the mixin's single-column index is left out:
+    # it would cost each insert one more b-tree, and without ANALYZE statistics SQLite prefers
+    # it to the right composite index (a page of the queue then walks all 200,000 rows).
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = public_id_column()
     number: Mapped[int] = mapped_column(sa.Integer)
@@ -140,11 +145,18 @@ class AlertObservable(TenantScoped, Base):
 
     __tablename__ = "alert_observables"
     __table_args__ = (
-        sa.Index("ix_alert_observables_lookup", "tenant_id", "kind", "value"),
+        # value before kind: equal-value pivots use both columns, and the queue's search by
+        # prefix of a value ("203.0.113.") is a range on (tenant_id, value).
+        sa.Index("ix_alert_observables_lookup", "tenant_id", "value", "kind"),
+        # A page's observables (alert_id IN …) and the cascade from a deleted alert. tenant_id is in
+        # it so SQLite's planner, with no statistics, prefers it to the lookup index for that query.
+        sa.Index("ix_alert_observables_alert", "alert_id", "tenant_id"),
     )
 
+    # No single-column tenant index (see Alert.tenant_id): a page's observables are found by alert_id.
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
     id: Mapped[int] = mapped_column(primary_key=True)
-    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alerts.id", ondelete="CASCADE"))
     kind: Mapped[ObservableKind] = mapped_column(_enum(ObservableKind))
     value: Mapped[str] = mapped_column(sa.String(2048))
 
@@ -186,3 +198,31 @@ class AlertDraft:
     @property
     def primary_observable(self) -> str:
         return f"{self.observables[0][0]}:{self.observables[0][1]}" if self.observables else ""
+
+
+class AlertTally(TenantScoped, Base):
+    """How many of the tenant's alerts are in each (status, severity, source): the dashboard's counts.
+
+    Kept by app/soc/tallies.py in the same transaction as every change that moves an alert
+    between cells (create, ingest, a status transition), so counting never scans the alerts.
+    """
+
+    __tablename__ = "alert_tallies"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "status", "severity", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus))
+    severity: Mapped[AlertSeverity] = mapped_column(_enum(AlertSeverity))
+    source: Mapped[str] = mapped_column(sa.String(200))
+    count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class AlertDailyVolume(TenantScoped, Base):
+    """New alerts per UTC day they were first seen (the dashboard's 30-day volume), kept with the tallies."""
+
+    __tablename__ = "alert_daily_volume"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    count: Mapped[int] = mapped_column(sa.Integer, default=0)

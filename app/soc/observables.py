@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from app.soc.models import ObservableKind
@@ -30,12 +31,19 @@ def normalise(kind: str, value: object) -> tuple[ObservableKind, str]:
         raise ObservableError(f"the value is longer than {MAX_VALUE} characters")
     if obs_kind is ObservableKind.IP:
         try:
-            text = ipaddress.ip_address(text).compressed
+            text = _canonical_ip(text)
         except ValueError:
             raise ObservableError(f"{text[:60]!r} is not an IP address") from None
     elif obs_kind in _LOWER:
         text = text.lower().rstrip(".") if obs_kind in (ObservableKind.DOMAIN, ObservableKind.HOST) else text.lower()
     return obs_kind, text
+
+
+@functools.lru_cache(maxsize=65536)
+def _canonical_ip(text: str) -> str:
+    # Parsing is most of the cost of mapping an event, and feeds repeat the same addresses all
+    # day. Bad values raise, and raising is never cached.
+    return ipaddress.ip_address(text).compressed
 
 
 def unique(pairs: list[tuple[ObservableKind, str]]) -> list[tuple[ObservableKind, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -23,7 +23,7 @@ from app.core.db import atomic, db, new_public_id, utcnow
 from app.core.errors import Conflict, ValidationFailed
 from app.core.permissions import authorize, permissions_for_role
 from app.identity.models import Membership
-from app.soc import ocsf
+from app.soc import bulk, ocsf, tallies
 from app.soc.models import (
     DEFAULT_DEDUP_WINDOW_MINUTES,
     DEFAULT_FINGERPRINT_FIELDS,
@@ -132,15 +132,18 @@ def _default_settings() -> AlertSettings:
 def _locked_settings() -> AlertSettings:
     # One settings row per tenant doubles as the numbering counter. Locking it first serialises
     # writers of the tenant's alerts: numbers and deduplication decisions never race.
-    settings = db.session.scalar(sa.select(AlertSettings).with_for_update())
+    if db.engine.dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE, and pysqlite opens the transaction only at the first write, so
+        # a SELECT first would read the counter outside it and two batches would take the same
+        # numbers. A no-op write takes the database's write lock before anything is read.
+        db.session.execute(sa.update(AlertSettings).values(last_number=AlertSettings.last_number)
+                           .execution_options(synchronize_session=False))
+    settings = db.session.scalar(sa.select(AlertSettings).with_for_update()
+                                 .execution_options(populate_existing=True))
     if settings is None:
         settings = _default_settings()
         db.session.add(settings)
         db.session.flush()
-    elif db.engine.dialect.name == "sqlite":
-        # SQLite ignores FOR UPDATE; a write takes the database's write lock before anything is decided.
-        db.session.execute(sa.update(AlertSettings).values(last_number=AlertSettings.last_number)
-                           .execution_options(synchronize_session=False))
     return settings
 
 
@@ -214,6 +217,8 @@ def create_alert(*, actor: Actor, data: AlertIn | dict) -> Alert:
     alert.observables = [AlertObservable(kind=k, value=v) for k, v in draft.observables]
     db.session.add(alert)
     db.session.flush()
+    tallies.add(alert.tenant_id, [(alert.status, alert.severity, alert.source)],
+                days=[alert.first_seen.astimezone(UTC).date()])
     audit.record("alert.created", actor=actor, target=alert,
                  after={"severity": alert.severity, "source": alert.source, "observables": len(draft.observables)})
     return alert
@@ -317,9 +322,10 @@ def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: A
         })
     table = Alert.__table__
     conn = db.session.connection()
-    # A plain executemany, then the ids by the block of numbers just reserved: RETURNING with a
-    # guaranteed row order makes SQLAlchemy insert one row per statement on SQLite (5x slower).
-    conn.execute(table.insert(), rows)
+    # A plain executemany (bulk.insert_rows: compiled once, no per-row SQLAlchemy parameter
+    # handling), then the ids by the block of numbers just reserved: RETURNING with a guaranteed
+    # row order makes SQLAlchemy insert one row per statement on SQLite (5x slower).
+    bulk.insert_rows(conn, table, rows)
     by_number = dict(conn.execute(sa.select(table.c.number, table.c.id).where(
         table.c.tenant_id == tenant_id, table.c.number.between(first, first + len(rows) - 1))).all())
     ids = [by_number[row["number"]] for row in rows]
@@ -328,8 +334,9 @@ def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: A
         for alert_id, (_i, draft, _fp, _t) in zip(ids, created, strict=True)
         for kind, value in draft.observables
     ]
-    if observable_rows:
-        conn.execute(AlertObservable.__table__.insert(), observable_rows)
+    bulk.insert_rows(conn, AlertObservable.__table__, observable_rows)
+    tallies.add(tenant_id, [(AlertStatus.NEW, row["severity"], row["source"]) for row in rows],
+                days=[row["first_seen"].astimezone(UTC).date() for row in rows])
 
 
 def _apply_merges(targets: list[_Target], actor: Actor) -> None:
@@ -362,6 +369,7 @@ def _move(alert: Alert, to: AlertStatus, *, actor: Actor, action: str, reason: C
         raise Conflict(f"{alert.reference} is {alert.status.value}; it can move to: {', '.join(allowed)}.",
                        {"status": alert.status.value, "allowed": allowed})
     before, now = _state(alert), utcnow()
+    tallies.move(alert.tenant_id, severity=alert.severity, source=alert.source, before=alert.status, after=to)
     alert.status = to
     alert.close_reason = reason if to is AlertStatus.CLOSED else None
     alert.closed_at = now if to is AlertStatus.CLOSED else None

@@ -124,3 +124,37 @@ def test_dedup_never_crosses_tenants(ingest, tenant_b, in_tenant):
 def test_more_than_the_batch_limit_is_refused(ingest):
     with pytest.raises(ValidationFailed):
         ingest([detection_finding()] * 1001)
+
+
+def test_concurrent_batches_get_distinct_numbers(app, tenant_a, in_tenant):
+    """Two submitters at once (two gunicorn threads): every event is created, numbers never collide."""
+    import threading
+
+    from app.core.tenancy import Tenant
+
+    barrier, errors, rounds = threading.Barrier(2), [], 4
+
+    def submit(salt: int) -> None:
+        with app.app_context():
+            tenant = db.session.get(Tenant, tenant_a.id)
+            with in_tenant(tenant):
+                for r in range(rounds):
+                    events = [detection_finding(observables=[{"name": "ip", "type_id": 2,
+                                                              "value": f"198.51.{salt * 10 + r}.{i}"}])
+                              for i in range(50)]
+                    barrier.wait(timeout=30)
+                    try:
+                        results = ingest_ocsf_batch(events, actor=system_actor(tenant, "test"))
+                        assert [x.status for x in results] == ["created"] * 50
+                    except Exception as exc:  # noqa: BLE001 — collected and asserted below, in the test thread
+                        errors.append(repr(exc))
+            db.session.remove()
+
+    threads = [threading.Thread(target=submit, args=(s,)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    numbers = [a.number for a in _alerts(tenant_a, in_tenant)]
+    assert numbers == list(range(1, 2 * rounds * 50 + 1))

@@ -119,6 +119,8 @@ class CaseAlertLink(TenantScoped, Base):
     """An alert linked to a case; an alert belongs to at most one case (alert_id is the key)."""
 
     __tablename__ = "case_alerts"
+    # (tenant, case): a case page reads its links here first, not every alert of the tenant (0006_soc_speed).
+    __table_args__ = (sa.Index("ix_case_alerts_case", "tenant_id", "case_id"),)
 
     alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
