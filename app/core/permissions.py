@@ -41,6 +41,9 @@ PERMISSIONS = {
     "compliance:read": "Read frameworks, controls and evidence",
     "compliance:write": "Edit controls, evidence, risks and policies",
     "report:read": "Download reports",
+    "approval:read": "See approval requests, the approvals inbox and re-verify decisions",
+    "approval:request": "Ask for approval (each subject type may also need its own permission)",
+    "policy:read": "Read policies and acknowledge (attest to) the published version",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read") or p == "dashboard:view"}
@@ -49,13 +52,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(PERMISSIONS),
     Role.ANALYST: frozenset(
         {"dashboard:view", "alert:read", "alert:write", "case:read", "case:write", "report:read",
-         "oncall:respond"}
+         "oncall:respond", "approval:read", "approval:request", "policy:read"}
     ),
     Role.RESPONDER: frozenset(
-        {"dashboard:view", "alert:read", "case:read", "oncall:respond", "approval:decide"}
+        {"dashboard:view", "alert:read", "case:read", "oncall:respond", "approval:decide",
+         "approval:read", "approval:request", "policy:read"}
     ),
     Role.COMPLIANCE: frozenset(
-        {"dashboard:view", "compliance:read", "compliance:write", "approval:decide", "report:read"}
+        {"dashboard:view", "compliance:read", "compliance:write", "approval:decide", "report:read",
+         "approval:read", "approval:request", "policy:read"}
     ),
     # Auditors read everything, members and the audit log included, and change nothing.
     Role.AUDITOR: frozenset(_READ),
@@ -71,6 +76,8 @@ SCOPES: dict[str, frozenset[str]] = {
     "cases:write": frozenset({"case:read", "case:write"}),
     "compliance:read": frozenset({"compliance:read"}),
     "compliance:write": frozenset({"compliance:read", "compliance:write"}),
+    "approvals:read": frozenset({"approval:read"}),
+    "policies:read": frozenset({"policy:read"}),
 }
 
 
