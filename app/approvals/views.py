@@ -116,7 +116,12 @@ def _refused(req: ApprovalRequest, exc: DomainError, in_row: bool):
     if in_row and is_fragment_request():
         return respond_refused(exc, INBOX, ROW, r=req, mine=False, row_comment=ctx["comment"],
                                tab="waiting", tabs=queries.TABS, rows=[], counts={})
-    return respond_refused(exc, DETAIL, **(ctx | {"error": None}))
+    return respond_refused(exc, DETAIL, **_without_error(ctx))
+
+
+def _without_error(ctx: dict) -> dict:
+    # respond_refused passes the error message itself.
+    return {k: v for k, v in ctx.items() if k != "error"}
 
 
 def _stepup_page(req: ApprovalRequest, outcome: Outcome, *, error: str | None = None, status: int = 401):
@@ -156,7 +161,7 @@ def cancel(request_id: str):
     try:
         services.cancel(req, actor=current_actor(), reason=request.form.get("reason", ""), version=_version())
     except DomainError as exc:
-        return respond_refused(exc, DETAIL, **_detail_ctx(req) | {"error": None})
+        return respond_refused(exc, DETAIL, **_without_error(_detail_ctx(req)))
     return respond_changed(f"Cancelled: {req.title}.", redirect_to=url_for("approvals.detail",
                                                                            request_id=req.public_id))
 

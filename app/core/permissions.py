@@ -77,6 +77,8 @@ SCOPES: dict[str, frozenset[str]] = {
     "compliance:read": frozenset({"compliance:read"}),
     "compliance:write": frozenset({"compliance:read", "compliance:write"}),
     "approvals:read": frozenset({"approval:read"}),
+    # Keys may call the routes, but the engine refuses a key as requester or approver (no person behind it).
+    "approvals:write": frozenset({"approval:read", "approval:request", "approval:decide"}),
     "policies:read": frozenset({"policy:read"}),
 }
 

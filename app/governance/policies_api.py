@@ -33,11 +33,14 @@ class VersionOut(BaseModel):
     retired_at: datetime | None
 
     @classmethod
-    def of(cls, v: PolicyVersion, *, body: bool = False) -> dict:
+    def build(cls, v: PolicyVersion, *, body: bool = False) -> VersionOut:
         return cls(id=v.public_id, number=v.number, status=v.status.value, change_note=v.change_note,
                    body=v.body if body else None, created_by=v.created_by.public_id if v.created_by else None,
-                   created_at=v.created_at, published_at=v.published_at,
-                   retired_at=v.retired_at).model_dump(mode="json", exclude_none=not body)
+                   created_at=v.created_at, published_at=v.published_at, retired_at=v.retired_at)
+
+    @classmethod
+    def of(cls, v: PolicyVersion, *, body: bool = False) -> dict:
+        return cls.build(v, body=body).model_dump(mode="json")
 
 
 class PolicyOut(BaseModel):
@@ -54,7 +57,7 @@ class PolicyOut(BaseModel):
     def of(cls, p: Policy) -> dict:
         return cls(id=p.public_id, title=p.title, summary=p.summary, control_refs=p.control_refs,
                    published_version=p.published.number if p.published else None,
-                   versions=[VersionOut.of(v) for v in p.versions], created_at=p.created_at,
+                   versions=[VersionOut.build(v) for v in p.versions], created_at=p.created_at,
                    updated_at=p.updated_at).model_dump(mode="json")
 
 
@@ -199,10 +202,12 @@ def policies_acknowledge(policy_id: str):
 @require("policy:read")
 @documented(response=DiffOut, tag="policies")
 def policies_diff(policy_id: str):
-    """Line diff between `?from=` and `?to=` version numbers."""
+    """Line diff between `?from=` and `?to=` version numbers (default: the two newest)."""
     policy = get_or_404(Policy, policy_id)
+    numbers = [v.number for v in policy.versions]
+    defaults = {"from": str(numbers[-2] if len(numbers) > 1 else numbers[-1]), "to": str(numbers[-1])}
     try:
-        old, new = (_version(policy, int(request.args.get(k, ""))) for k in ("from", "to"))
+        old, new = (_version(policy, int(request.args.get(k, defaults[k]))) for k in ("from", "to"))
     except ValueError:
         raise ValidationFailed({"from": ["Give ?from= and ?to= as version numbers."]})
     result = line_diff(old.body, new.body)

@@ -18,8 +18,9 @@ def _tenant_a_object_ids(tenant_a) -> list[str]:
     key, _raw = factories.make_api_key(tenant_a, scopes=["users:read"])
     case = factories.make_case(tenant_a, template="phishing")  # comes with tasks
     alert = factories.make_alert(tenant_a)
+    policy, approval = factories.make_policy_in_review(tenant_a)
     return [member.public_id, member.user.public_id, key.public_id, case.public_id, case.tasks[0].public_id,
-            alert.public_id]
+            alert.public_id, policy.public_id, approval.public_id]
 
 
 def _object_rules(app, api: bool):
@@ -35,6 +36,7 @@ def _fill(rule, object_id: str) -> str:
     for arg in rule.arguments:
         for pattern in (f"<{arg}>", f"<string:{arg}>", f"<uuid:{arg}>"):
             path = path.replace(pattern, object_id)
+        path = path.replace(f"<int:{arg}>", "1")  # a number within its object (a policy's version 1)
     return path
 
 
