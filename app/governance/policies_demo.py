@@ -6,9 +6,11 @@ to approve an incident-response update, so both demo users find a request waitin
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
-from app.core.db import db
+from app.core.db import db, utcnow
 from app.core.tenancy import Tenant, tenant_context
 from app.governance import policies_services as services
 from app.governance.policies_models import Policy
@@ -121,9 +123,10 @@ def seed_policies(tenant: Tenant) -> list[str]:
             sa.select(Membership).join(Membership.user).where(
                 User.email.in_(("admin@acme.test", "compliance@acme.test", "analyst@acme.test"))))}
         cora, ada = member_actor(members["compliance@acme.test"]), member_actor(members["admin@acme.test"])
+        now = utcnow()
         made = {title: services.import_policy(actor=cora, title=title, summary=summary, bodies=bodies,
-                                              control_refs=controls)
-                for title, summary, bodies, controls in POLICIES}
+                                              control_refs=controls, in_force_since=now - timedelta(days=40 + 37 * i))
+                for i, (title, summary, bodies, controls) in enumerate(POLICIES)}
         for email in ("admin@acme.test", "analyst@acme.test"):
             if email in members:
                 services.acknowledge(made["Access control"], actor=member_actor(members[email]))

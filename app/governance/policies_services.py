@@ -8,6 +8,7 @@ and retires the previously published one, rejection/cancellation/expiry returns 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -236,7 +237,7 @@ def active_member_count() -> int:
 
 @atomic
 def import_policy(*, actor: Actor, title: str, summary: str, bodies: list[tuple[str, str]],
-                  control_refs: list[str] | None = None) -> Policy:
+                  control_refs: list[str] | None = None, in_force_since: datetime | None = None) -> Policy:
     """Bring in a policy approved before Vigil: its versions (text, note), the last in force, earlier ones retired.
 
     For onboarding an existing policy library; audited as an import, so nobody mistakes it for a
@@ -244,7 +245,8 @@ def import_policy(*, actor: Actor, title: str, summary: str, bodies: list[tuple[
     """
     if not bodies:
         raise ValidationFailed({"body": ["Give at least one version."]})
-    now = utcnow()
+    since = in_force_since or utcnow()
+    dates = [since - timedelta(days=365 * (len(bodies) - n)) for n in range(1, len(bodies) + 1)]
     policy = Policy(title=_text(title, "title", TITLE_MAX, required=True),
                     summary=_text(summary, "summary", SUMMARY_MAX),
                     control_refs=clean_control_refs(control_refs), owner_id=actor.user.id if actor.user else None)
@@ -252,8 +254,9 @@ def import_policy(*, actor: Actor, title: str, summary: str, bodies: list[tuple[
         last = number == len(bodies)
         policy.versions.append(PolicyVersion(
             number=number, body=_body(body), change_note=_text(note, "change_note", NOTE_MAX),
-            status=VersionStatus.PUBLISHED if last else VersionStatus.RETIRED, published_at=now,
-            retired_at=None if last else now, created_by_id=actor.user.id if actor.user else None))
+            status=VersionStatus.PUBLISHED if last else VersionStatus.RETIRED, published_at=dates[number - 1],
+            created_at=dates[number - 1], retired_at=None if last else dates[number],
+            created_by_id=actor.user.id if actor.user else None))
     db.session.add(policy)
     db.session.flush()
     audit.record("policy.imported", actor=actor, target=policy, after={"versions": len(bodies),
