@@ -53,3 +53,10 @@ def mark_all_read(*, actor: Actor) -> int:
     if count:
         audit.record("notification.read_all", actor=actor, after={"count": count})
     return count
+
+
+def settle(user_id: int, link: str) -> None:
+    """Mark the member's notices about one thing read once they have acted on it (in the caller's transaction)."""
+    db.session.execute(sa.update(Notification).where(
+        Notification.user_id == user_id, Notification.link == link, Notification.read_at.is_(None))
+        .values(read_at=utcnow()).execution_options(synchronize_session=False))

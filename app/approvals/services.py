@@ -257,6 +257,7 @@ def decide(request: ApprovalRequest, *, actor: Actor, outcome: str, comment: str
                                 stepup_proof_id=proof.id if proof else None)
     step.decisions.append(decision)
     db.session.flush()
+    notifications.settle(actor.user.id, f"/approvals/{request.public_id}")
     audit.record("approval.decided", actor=actor, target=request, after={
         "step": step.position, "outcome": outcome.value, "comment": comment[:200], "decision": decision.public_id,
         "proof": proof.public_id if proof else None, "method": proof.method if proof else None})
@@ -349,8 +350,9 @@ def verification_of(decision: ApprovalDecision, request: ApprovalRequest) -> Ver
     expected = decision_action(request, decision.outcome, decision.request_version)
     if proof.action != expected or proof.user_id != decision.user_id or not stepup.reverify(proof):
         return Verification("failed", "The stored passkey signature does NOT verify for this decision.")
+    word = "approval" if decision.outcome == Outcome.APPROVE else "rejection"
     return Verification("verified", f"The passkey signature of {decision.user.display_name} verifies for this "
-                                     f"{decision.outcome.value} of {request.reference}.")
+                                     f"{word} of {request.reference}.")
 
 
 @atomic

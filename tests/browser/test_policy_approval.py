@@ -51,7 +51,7 @@ def test_officer_requests_approval_admin_approves_with_passkey_and_it_reverifies
     page.get_by_role("link", name="Access control").click()
     page.get_by_role("button", name="New version").click()
     body = page.get_by_label("Policy text")
-    body.fill(body.input_value() + "- Break-glass accounts are sealed and reviewed after every use.\n")
+    body.fill(body.input_value().rstrip() + "\n- Break-glass accounts are sealed and reviewed after every use.\n")
     page.get_by_label("What changed").fill("Break-glass accounts")
     page.get_by_role("button", name="Save draft").click()
     page.get_by_text("Version 2 started as a draft.").wait_for()
