@@ -205,3 +205,17 @@ def test_another_tenants_members_are_never_approvers(tenant_a, tenant_b, in_tena
         assert db.session.scalar(sa.select(ApprovalRequest).where(ApprovalRequest.id == req.id)) is None
         with pytest.raises(Forbidden):
             _decide(req, member_actor(admin_b))
+
+
+def test_the_expire_command_expires_overdue_requests_in_every_tenant(app, tenant_a, in_tenant, members):
+    requester, _admin = members("compliance", "admin")
+    with in_tenant(tenant_a):
+        req = _request(requester, StepSpec(role="admin", due_hours=1))
+        req.steps[0].deadline = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["approvals", "expire"])
+    assert result.exit_code == 0 and "Expired 1 overdue" in result.output, result.output
+    db.session.expire_all()
+    with in_tenant(tenant_a):
+        assert db.session.get(ApprovalRequest, req.id).status == RequestStatus.EXPIRED
+        assert _audit("approval.expired")[0].actor_label == "approval expiry"
