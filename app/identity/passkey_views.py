@@ -9,7 +9,6 @@ from app.core.errors import DomainError, ValidationFailed
 from app.core.ui import render, respond_changed
 from app.extensions import limiter
 from app.identity import passkeys, stepup
-from app.identity.stepup import require_step_up
 from app.identity.views import _finish_login, _pending_user
 
 bp = Blueprint("passkeys", __name__)
@@ -61,11 +60,15 @@ def register_post():
     return jsonify(redirect=url_for("identity.account_security"))
 
 
+stepup.register_action("passkey:add", "add a passkey")
+
+
 @bp.post("/account/passkeys/new")
 @login_required
-@require_step_up("passkey:add", "add a passkey")
 def add_page():
-    """After a step-up (users who already have a second factor), the page that creates the passkey."""
+    """The page that creates the passkey; users who already have a second factor step up first."""
+    if stepup.method_for(_actor().user) and (answer := stepup.ensure("passkey:add")) is not None:
+        return answer
     name = request.form.get("name", "")
     try:
         name = passkeys.clean_name(name)

@@ -240,6 +240,9 @@ def test_rename_plain_and_with_htmx_and_bad_names(login_as):
     bad = client.post(f"/account/passkeys/{pk.public_id}/rename", {"csrf_token": token, "name": "x" * 81},
                       headers=HX, status=422)
     assert "under 80 characters" in bad.text and _passkey(device.id).name == "YubiKey 5"
+    plain = client.post(f"/account/passkeys/{pk.public_id}/rename", {"csrf_token": token, "name": ""}, status=422)
+    assert "Give the passkey a name" in plain.pyquery(f"#rename-error-{pk.public_id}").text()
+    assert plain.pyquery(f"#passkey-{pk.public_id} details").attr("open") is not None
     assert [r.after["name"] for r in _audit("passkey.renamed")] == ["Desk key", "YubiKey 5"]
 
 
@@ -253,6 +256,12 @@ def test_another_users_passkey_is_404(login_as):
     other.post(f"/account/passkeys/{pk.public_id}/revoke", {"csrf_token": token}, status=404)
     other.post(f"/account/passkeys/{pk.public_id}/rename", {"csrf_token": token, "name": "mine"}, status=404)
     assert _passkey(device.id).name == "Work laptop" and _passkey(device.id).revoked_at is None
+
+
+def test_the_first_passkey_needs_no_step_up_even_without_javascript(login_as):
+    client = login_as("analyst")
+    page = client.post("/account/passkeys/new", {"csrf_token": _token(client), "name": "Laptop"}, status=200)
+    assert page.pyquery("#passkey-name").attr("value") == "Laptop" and not page.pyquery("#stepup-form")
 
 
 def test_adding_a_second_factor_needs_a_step_up_when_one_exists(login_as):

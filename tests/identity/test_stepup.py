@@ -42,7 +42,7 @@ def test_creating_an_api_key_steps_up_with_a_passkey_and_keeps_the_form(login_as
     device = SoftAuthenticator()
     register(admin, device)
     page = _key_form(admin).submit(status=401)
-    assert "Confirm it’s you to create an API key" in page.text and _keys(tenant_a) == []
+    assert "You are about to create an API key" in page.text and _keys(tenant_a) == []
     form = page.forms["stepup-form"]
     assert form["name"].value == "SIEM forwarder"
     assert sorted(f.value for f in form.fields["scopes"]) == ["alerts:read", "users:read"]
