@@ -9,18 +9,9 @@ from __future__ import annotations
 import re
 
 from app.demo import DEMO_PASSWORD
-from tests.browser.live import DEMO_ADMIN, WIDTHS
+from tests.browser.live import DEMO_ADMIN, WIDTHS, sign_in
 
 OFFICER = "compliance@acme.test"
-
-
-def sign_in(page, base_url: str, email: str, password: str) -> None:
-    # exact: the sign-in page also has a "Sign in with a passkey" button.
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_load_state()
 
 
 def _new_context(browser, live_server):
