@@ -1,7 +1,9 @@
 """Import every model module so the metadata (and Alembic) sees the whole schema."""
 
+from app.approvals import models as approval_models  # noqa: F401
 from app.compliance import models as compliance_models  # noqa: F401
 from app.core import audit, tenancy  # noqa: F401
+from app.governance import policies_models as policies_models  # noqa: F401
 from app.identity import group_roles  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
 from app.identity import passkey_models as passkey_models  # noqa: F401

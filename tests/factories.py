@@ -79,3 +79,19 @@ def link_alerts(tenant: Tenant, case, alerts) -> None:
 
     with tenant_context(tenant):
         link(case, [a.public_id for a in alerts], actor=system_actor(tenant, "test"))
+
+
+def make_policy_in_review(tenant: Tenant, **overrides):
+    """A policy whose first version awaits approval by the tenant's admins (makes a compliance officer
+    and an admin); returns (policy, approval request)."""
+    from app.governance import policies_services
+    from app.identity.auth import member_actor
+
+    officer = make_member(tenant, role="compliance")
+    make_member(tenant, role="admin")
+    data = {"title": f"Policy {next(_counter)}", "body": "# Policy\n\nText.", **overrides}
+    with tenant_context(tenant):
+        actor = member_actor(officer)
+        policy = policies_services.create_policy(actor=actor, **data)
+        approval = policies_services.request_review(policy.versions[0], actor=actor)
+        return policy, approval

@@ -45,6 +45,9 @@ PERMISSIONS = {
     "sla:manage": "Set the SLA targets for alerts and cases",
     "sso:manage": "Configure single sign-on (OIDC, SAML), enforcement and group → role mapping",
     "soc:configure": "Change SOC settings: alert deduplication",
+    "approval:read": "See approval requests, the approvals inbox and re-verify decisions",
+    "approval:request": "Ask for approval (each subject type may also need its own permission)",
+    "policy:read": "Read policies and acknowledge (attest to) the published version",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read") or p == "dashboard:view"}
@@ -53,13 +56,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(PERMISSIONS),
     Role.ANALYST: frozenset(
         {"dashboard:view", "alert:read", "alert:write", "case:read", "case:write", "report:read",
-         "oncall:respond"}
+         "oncall:respond", "approval:read", "approval:request", "policy:read"}
     ),
     Role.RESPONDER: frozenset(
-        {"dashboard:view", "alert:read", "case:read", "oncall:respond", "approval:decide"}
+        {"dashboard:view", "alert:read", "case:read", "oncall:respond", "approval:decide",
+         "approval:read", "approval:request", "policy:read"}
     ),
     Role.COMPLIANCE: frozenset(
-        {"dashboard:view", "compliance:read", "compliance:write", "approval:decide", "report:read"}
+        {"dashboard:view", "compliance:read", "compliance:write", "approval:decide", "report:read",
+         "approval:read", "approval:request", "policy:read"}
     ),
     # Auditors read everything, members and the audit log included, and change nothing.
     Role.AUDITOR: frozenset(_READ),
@@ -75,6 +80,10 @@ SCOPES: dict[str, frozenset[str]] = {
     "cases:write": frozenset({"case:read", "case:write"}),
     "compliance:read": frozenset({"compliance:read"}),
     "compliance:write": frozenset({"compliance:read", "compliance:write"}),
+    "approvals:read": frozenset({"approval:read"}),
+    # Keys may call the routes, but the engine refuses a key as requester or approver (no person behind it).
+    "approvals:write": frozenset({"approval:read", "approval:request", "approval:decide"}),
+    "policies:read": frozenset({"policy:read"}),
 }
 
 

@@ -23,8 +23,10 @@ def _tenant_a_object_ids(tenant_a) -> list[str]:
     alert = factories.make_alert(tenant_a)
     scim_token = factories.make_scim_token(tenant_a)
     evidence = factories.make_attachment(tenant_a, case)
+    policy, approval = factories.make_policy_in_review(tenant_a)
     return [member.public_id, member.user.public_id, key.public_id, case.public_id, case.tasks[0].public_id,
-            alert.public_id, scim_token.public_id, evidence.public_id] + make_compliance_objects(tenant_a)
+            alert.public_id, scim_token.public_id, evidence.public_id, policy.public_id,
+            approval.public_id] + make_compliance_objects(tenant_a)
 
 
 def _object_rules(app, api: bool):
@@ -42,6 +44,7 @@ def _fill(rule, object_id: str) -> str:
     for arg in rule.arguments:
         for pattern in (f"<{arg}>", f"<string:{arg}>", f"<uuid:{arg}>"):
             path = path.replace(pattern, object_id)
+        path = path.replace(f"<int:{arg}>", "1")  # a number within its object (a policy's version 1)
     return path
 
 

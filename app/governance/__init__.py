@@ -1,0 +1,1 @@
+"""AI governance: AI system inventory, risk register, and versioned policies."""
