@@ -155,7 +155,7 @@ class LinkEvidenceIn(BaseModel):
     valid_until: date | None = None
 
 
-class ReviewIn(BaseModel):
+class EvidenceReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: str = Field(description="accepted or rejected")
     comment: str = Field(default="", description="required when rejecting")
@@ -413,11 +413,11 @@ def get_evidence(evidence_id: str):
 
 @api_bp.post("/evidence/<evidence_id>/review")
 @require("compliance:write")
-@documented(body=ReviewIn, response=EvidenceOut)
+@documented(body=EvidenceReviewIn, response=EvidenceOut)
 def review_evidence(evidence_id: str):
     """Accept or reject evidence (rejecting needs a comment)."""
     ev = get_or_404(Evidence, evidence_id)
-    body = parse_body(ReviewIn)
+    body = parse_body(EvidenceReviewIn)
     evidence_service.review_evidence(ev, actor=current_actor(), decision=body.decision, comment=body.comment)
     return ok(_evidence_out(ev))
 

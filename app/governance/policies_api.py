@@ -80,7 +80,7 @@ class VersionIn(BaseModel):
     change_note: str = Field(default="", max_length=services.NOTE_MAX)
 
 
-class ReviewIn(BaseModel):
+class PolicyReviewIn(BaseModel):
     approver_role: str = Field(default="admin")
     rule: str = Field(default="any", description="any | all | n_of_m")
     required: int = 1
@@ -178,11 +178,11 @@ def versions_patch(policy_id: str, number: int):
 
 @api_bp.post("/policies/<policy_id>/versions/<int:number>:request-review")
 @require("compliance:write")
-@documented(body=ReviewIn, response=ApprovalOut, tag="policies", errors=(409,))
+@documented(body=PolicyReviewIn, response=ApprovalOut, tag="policies", errors=(409,))
 def versions_request_review(policy_id: str, number: int):
     """Send a draft to review: answers the approval request whose approval publishes the version."""
     version = _version(get_or_404(Policy, policy_id), number)
-    body = parse_body(ReviewIn)
+    body = parse_body(PolicyReviewIn)
     approval = services.request_review(version, actor=current_actor(), **body.model_dump())
     return ok(ApprovalOut.of(approval), status=201)
 
