@@ -133,9 +133,16 @@ def test_bad_group_mapping_line_is_named(login_as, oidc_tenant):
     assert "Line 2" in _confirm(form.submit(status=401), totp, status=422).text
 
 
+def test_an_admin_without_a_second_factor_is_told_before_typing(login_as, tenant_a):
+    note = login_as("admin").get("/admin/sso/").pyquery("#sso-stepup-note").text()
+    assert "needs a passkey or an authenticator app" in note and "Account security" in note
+
+
 def test_sso_changes_need_a_fresh_step_up_and_the_change_is_audited_with_it(login_as, oidc_tenant):
     admin, totp = _admin(login_as)
-    form = admin.get("/admin/sso/").forms["settings-form"]
+    page = admin.get("/admin/sso/")
+    assert "confirm it’s you with your authenticator code" in page.pyquery("#sso-stepup-note").text()
+    form = page.forms["settings-form"]
     form["allowed_domains"] = "example.com, corp.example.net"
     form["enforce_sso"] = True
     stepup = form.submit(status=401)
@@ -151,7 +158,8 @@ def test_sso_changes_need_a_fresh_step_up_and_the_change_is_audited_with_it(logi
     assert not db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "sso.settings_changed")
                                   .where(AuditRecord.actor_kind == "user")).all()
 
-    _confirm(stepup, totp, status=303)
+    after = _confirm(stepup, totp, status=303).follow()
+    assert not after.pyquery("#sso-stepup-note")  # fresh proof: nothing to warn about
     db.session.expire_all()
     assert _config(oidc_tenant).enforce_sso
     change = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "sso.settings_changed")).all()[-1]

@@ -55,7 +55,12 @@ def _page(*, status: int = 200, check=None, errors: dict | None = None, error: s
     tenant = current_actor().tenant
     base = current_app.extensions["vigil_settings"].base_url.rstrip("/")
     certs = [saml.cert_info(c) for c in (config.saml_idp_certs or [])]
-    return render(PAGE, status=status, config=config, oidc_form=oidc_form, saml_form=saml_form,
+    actor = current_actor()
+    fresh = stepup.current_proof(STEP_UP, actor) is not None
+    return render(PAGE, status=status, config=config, stepped_up=fresh,
+                  stepup_method=None if fresh else stepup.method_for(actor.user),
+                  stepup_minutes=int(stepup.window().total_seconds() // 60),
+                  oidc_form=oidc_form, saml_form=saml_form,
                   settings_form=settings_form, check=check, field_errors=errors or {}, error=error,
                   section=section, sp=sp_urls(tenant.slug), certs=certs,
                   redirect_uri=base + url_for("sso.oidc_callback", slug=tenant.slug),
