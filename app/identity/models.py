@@ -39,6 +39,13 @@ class User(UserMixin, Base):
         return self.totp_enabled_at is not None
 
     @property
+    def has_passkeys(self) -> bool:
+        """At least one passkey that still works (one query: the members page shows a few dozen rows)."""
+        from app.identity.passkeys import has_passkeys  # passkeys imports this module
+
+        return has_passkeys(self)
+
+    @property
     def display_name(self) -> str:
         return self.name or self.email
 

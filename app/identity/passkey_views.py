@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, g, jsonify, request, session, url_for
 from flask_login import login_required
 
-from app.core.errors import DomainError, ValidationFailed
+from app.core.errors import DomainError, Forbidden, ValidationFailed
 from app.core.ui import render, respond_changed
 from app.extensions import limiter
 from app.identity import passkeys, stepup
-from app.identity.sso.signin import ENFORCED_MESSAGE
+from app.identity.sso.signin import ENFORCED_MESSAGE, check_password_allowed
 from app.identity.views import _pending_user, finish_login
 
 bp = Blueprint("passkeys", __name__)
@@ -156,6 +156,11 @@ def login_post():
                                              expected_user=pending)
     except DomainError as exc:
         return _json_error(exc)
+    if not pending:  # (after a password the password step already applied SSO enforcement)
+        try:
+            check_password_allowed(user, method="passkey")  # audited like a refused password
+        except Forbidden:
+            return jsonify(error=ENFORCED_MESSAGE), 403
     response = finish_login(user, "password+passkey" if pending else "passkey")
     if response.status_code != 303:  # every tenant of this user enforces SSO and they are no admin
         return jsonify(error=ENFORCED_MESSAGE), 403

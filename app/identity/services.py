@@ -239,7 +239,7 @@ def reset_member_mfa(membership: Membership, *, actor: Actor) -> None:
     """An admin removes a member's authenticator (lost phone); the member enrols again."""
     authorize(actor, "member:write")
     if not _has_second_factor(membership.user):
-        raise Conflict(f"{membership.user.email} has no authenticator to reset.")
+        raise Conflict(f"{membership.user.email} has no authenticator app or passkey to reset.")
     _guard_shared_credentials(membership, actor)
     _clear_mfa(membership.user)
     revoke_user_sessions(membership.user)

@@ -187,8 +187,11 @@ def require_step_up(action: str, label: str | None = None) -> Callable:
     return decorator
 
 
-def ensure(action: str):
+def ensure(action: str, *, carry: dict[str, str] | None = None):
     """None when the user has a fresh proof for the action (or just made one); else the step-up page.
+
+    `carry`: extra fields for the step-up page to re-post, for what a form field cannot carry
+    (an uploaded file's contents: a browser cannot re-submit a file from a hidden field).
 
     For views that must load their object first (so a foreign id is a 404, not a step-up page):
     `if (answer := stepup.ensure("passkey:revoke")) is not None: return answer`.
@@ -198,10 +201,10 @@ def ensure(action: str):
         raise Unauthorized("Sign in to continue.")
     if current_proof(action, actor) is not None:
         return None
-    return _attempt(action, actor)
+    return _attempt(action, actor, carry or {})
 
 
-def _attempt(action: str, actor: Actor):
+def _attempt(action: str, actor: Actor, carry: dict[str, str]):
     """Verify what the step-up page sent, or answer that page (again, with the reason)."""
     form = request.form
     try:
@@ -211,16 +214,18 @@ def _attempt(action: str, actor: Actor):
         elif request.method == "POST" and form.get(CODE_FIELD) and method_for(actor.user) == "totp":
             proof = verify_totp(action, form[CODE_FIELD], actor=actor)
         else:
-            return stepup_page(action, actor)
+            return stepup_page(action, actor, carry=carry)
     except DomainError as exc:
-        return stepup_page(action, actor, error=exc.message, status=exc.status)
+        return stepup_page(action, actor, error=exc.message, status=exc.status, carry=carry)
     _remember(proof)
     return None
 
 
-def stepup_page(action: str, actor: Actor, *, error: str | None = None, status: int = 401):
+def stepup_page(action: str, actor: Actor, *, error: str | None = None, status: int = 401,
+                carry: dict[str, str] | None = None):
     source = request.form if request.method == "POST" else request.args
-    fields = [(k, v) for k, v in source.items(multi=True) if k not in (ASSERTION_FIELD, CODE_FIELD, "csrf_token")]
+    skip = {ASSERTION_FIELD, CODE_FIELD, "csrf_token", *(carry or {})}
+    fields = [(k, v) for k, v in source.items(multi=True) if k not in skip] + list((carry or {}).items())
     ctx = {"action": action, "action_label": ACTIONS.get(action, action), "method": method_for(actor.user),
            "fields": fields, "target": request.full_path.rstrip("?"), "form_method": request.method,
            "minutes": int(window().total_seconds() // 60), "error": error,

@@ -270,10 +270,10 @@ def test_reset_mfa_of_a_member_without_it_is_409(login_as, tenant_a):
     page = admin.get("/admin/members")
     assert not page.pyquery(f'a[href$="{member.public_id}/reset-mfa"]')
     confirm = admin.get(f"/admin/members/{member.public_id}/reset-mfa")
-    assert "has no authenticator to reset" in confirm.text
+    assert "has no authenticator app or passkey to reset" in confirm.text
     token = _form(page, f"/members/{member.public_id}/role")["csrf_token"].value
     res = admin.post(f"/admin/members/{member.public_id}/reset-mfa", {"csrf_token": token}, status=409)
-    assert "has no authenticator to reset" in res.pyquery(".form-error").text()
+    assert "has no authenticator app or passkey to reset" in res.pyquery(".form-error").text()
 
 
 # --- password links and adding members -------------------------------------------------------

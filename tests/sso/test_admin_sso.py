@@ -15,12 +15,27 @@ from app.identity.sso.models import SsoConfig
 from app.identity.sso.services import SECRET_PURPOSE
 from tests import factories
 from tests.conftest import csrf_from, sign_in
+from tests.identity.authenticators import enrol_totp, next_code
 from tests.sso.conftest import configure_sso, start_sso, through_provider
 
 
 def _config(tenant) -> SsoConfig | None:
     return db.session.scalar(sa.select(SsoConfig).where(SsoConfig.tenant_id == tenant.id)
                              .execution_options(all_tenants=True))
+
+
+def _admin(login_as, **kwargs):
+    """An admin with an authenticator app, so they can step up (every SSO change needs a fresh one)."""
+    admin = login_as("admin", **kwargs)
+    return admin, enrol_totp(admin.membership)
+
+
+def _confirm(stepup_page, totp, status):
+    """Answer the step-up page with an authenticator code; it re-posts what the admin had submitted."""
+    assert stepup_page.status_int == 401 and "change single sign-on settings" in stepup_page.text
+    form = stepup_page.forms["stepup-form"]
+    form["_stepup_code"] = next_code(totp)
+    return form.submit(status=status)
 
 
 def _oidc_form(page, provider, secret=None):
@@ -39,9 +54,10 @@ def test_oidc_test_connection_checks_discovery_and_jwks_and_saves_nothing(login_
 
 
 def test_saving_oidc_stores_the_secret_encrypted_and_never_shows_it(login_as, tenant_a, oidc_provider):
-    admin = login_as("admin")
-    res = _oidc_form(admin.get("/admin/sso/"), oidc_provider).submit("action", value="save", status=303)
-    page = res.follow()
+    admin, totp = _admin(login_as)
+    stepup = _oidc_form(admin.get("/admin/sso/"), oidc_provider).submit("action", value="save", status=401)
+    assert _config(tenant_a) is None  # nothing saved before the step-up
+    page = _confirm(stepup, totp, status=303).follow()
     assert "OpenID Connect active" in page.text
     assert oidc_provider.client_secret not in page.text
     config = _config(tenant_a)
@@ -49,13 +65,15 @@ def test_saving_oidc_stores_the_secret_encrypted_and_never_shows_it(login_as, te
     assert decrypt(config.oidc_client_secret_encrypted, SECRET_PURPOSE) == oidc_provider.client_secret
     change = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "sso.config_changed")).one()
     assert oidc_provider.client_secret not in str(change.after) and change.after["client_secret_changed"]
+    proof = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "stepup.verified")).one()
+    assert change.after["step_up_proof"] == proof.after["proof"] and proof.after["action"] == "sso:configure"
 
 
 def test_unreachable_issuer_is_a_form_error_and_the_working_config_stays(login_as, oidc_tenant, oidc_provider):
-    admin = login_as("admin")
+    admin, totp = _admin(login_as)
     form = _oidc_form(admin.get("/admin/sso/"), oidc_provider, secret="")
     form["oidc_issuer"] = "http://127.0.0.1:9/nowhere"
-    res = form.submit("action", value="save", status=422)
+    res = _confirm(form.submit("action", value="save", status=401), totp, status=422)
     assert "Could not reach the discovery document" in res.text and "Nothing was saved" in res.text
     assert _config(oidc_tenant).oidc_issuer == oidc_provider.issuer
     # ...and sign-in through the working provider still succeeds.
@@ -64,21 +82,24 @@ def test_unreachable_issuer_is_a_form_error_and_the_working_config_stays(login_a
 
 
 def test_saml_metadata_upload_is_parsed_and_shown(login_as, tenant_a, saml_idp):
-    admin = login_as("admin")
+    admin, totp = _admin(login_as)
     form = admin.get("/admin/sso/").forms["saml-form"]
     form["saml_metadata_file"] = Upload("idp.xml", saml_idp.metadata_xml().encode(), "text/xml")
-    page = form.submit("action", value="save", status=303).follow()
+    stepup = form.submit("action", value="save", status=401)
+    # A browser cannot re-submit a file: the step-up page carries the uploaded XML itself.
+    assert stepup.forms["stepup-form"]["_saml_metadata_xml"].value == saml_idp.metadata_xml()
+    page = _confirm(stepup, totp, status=303).follow()
     assert "SAML 2.0 active" in page.text and saml_idp.entity_id in page.text
     assert "CN=Test IdP signing" in page.text and "SHA-256" in page.text
     assert "Download SP metadata XML" in page.text
 
 
 def test_invalid_metadata_is_refused_and_the_previous_saml_config_stays(login_as, tenant_a, saml_idp):
-    admin = login_as("admin")
+    admin, totp = _admin(login_as)
     form = admin.get("/admin/sso/").forms["saml-form"]
     form["saml_metadata_url"] = f"{saml_idp.base}/metadata"
-    form.submit("action", value="save", status=303)
-    form = admin.get("/admin/sso/").forms["saml-form"]
+    _confirm(form.submit("action", value="save", status=401), totp, status=303)
+    form = admin.get("/admin/sso/").forms["saml-form"]  # stepped up a moment ago: not asked again
     form["saml_metadata_file"] = Upload("broken.xml", b"<EntityDescriptor><oops", "text/xml")
     res = form.submit("action", value="save", status=422)
     assert "not valid SAML metadata XML" in res.text
@@ -98,17 +119,53 @@ def test_expired_certificate_fails_the_test(login_as, tenant_a):
 
 
 def test_a_domain_belongs_to_one_tenant(login_as, tenant_a, tenant_b, oidc_tenant):
-    admin_b = login_as("admin", tenant=tenant_b)
+    admin_b, totp = _admin(login_as, tenant=tenant_b)
     form = admin_b.get("/admin/sso/").forms["settings-form"]
     form["allowed_domains"] = "example.com"
-    res = form.submit(status=409)
+    res = _confirm(form.submit(status=401), totp, status=409)
     assert "already routed to another tenant" in res.text
 
 
 def test_bad_group_mapping_line_is_named(login_as, oidc_tenant):
-    form = login_as("admin").get("/admin/sso/").forms["settings-form"]
+    admin, totp = _admin(login_as)
+    form = admin.get("/admin/sso/").forms["settings-form"]
     form["group_roles_text"] = "soc = analyst\nnonsense"
-    assert "Line 2" in form.submit(status=422).text
+    assert "Line 2" in _confirm(form.submit(status=401), totp, status=422).text
+
+
+def test_an_admin_without_a_second_factor_is_told_before_typing(login_as, tenant_a):
+    note = login_as("admin").get("/admin/sso/").pyquery("#sso-stepup-note").text()
+    assert "needs a passkey or an authenticator app" in note and "Account security" in note
+
+
+def test_sso_changes_need_a_fresh_step_up_and_the_change_is_audited_with_it(login_as, oidc_tenant):
+    admin, totp = _admin(login_as)
+    page = admin.get("/admin/sso/")
+    assert "confirm it’s you with your authenticator code" in page.pyquery("#sso-stepup-note").text()
+    form = page.forms["settings-form"]
+    form["allowed_domains"] = "example.com, corp.example.net"
+    form["enforce_sso"] = True
+    stepup = form.submit(status=401)
+    assert stepup.pyquery("#stepup-form") and "authenticator app" in stepup.text
+    turn_off = admin.post("/admin/sso/off", {"csrf_token": csrf_from(admin.get("/admin/sso/"))}, status=401)
+    assert turn_off.pyquery("#stepup-form")
+    wrong = stepup.forms["stepup-form"]
+    wrong["_stepup_code"] = "000000"
+    refused = wrong.submit(status="*")
+    assert refused.status_int >= 400 and refused.pyquery("#stepup-form")
+    config = _config(oidc_tenant)
+    assert config.is_on and not config.enforce_sso and "corp.example.net" not in admin.get("/admin/sso/").text
+    assert not db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "sso.settings_changed")
+                                  .where(AuditRecord.actor_kind == "user")).all()
+
+    after = _confirm(stepup, totp, status=303).follow()
+    assert not after.pyquery("#sso-stepup-note")  # fresh proof: nothing to warn about
+    db.session.expire_all()
+    assert _config(oidc_tenant).enforce_sso
+    change = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "sso.settings_changed")).all()[-1]
+    proof = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "stepup.verified")).one()
+    assert change.after["step_up_proof"] == proof.after["proof"] and change.after["domains"] == [
+        "corp.example.net", "example.com"]
 
 
 def test_email_domain_routes_to_the_idp_or_the_password_step(web, oidc_tenant):

@@ -70,7 +70,8 @@ def check_oidc(issuer: str) -> ConnectionCheck:
 
 
 @atomic
-def save_oidc(*, actor: Actor, issuer: str, client_id: str, client_secret: str, scopes: str, email_claim: str,
+def save_oidc(*, actor: Actor, step_up: str | None = None, issuer: str,
+              client_id: str, client_secret: str, scopes: str, email_claim: str,
               groups_claim: str) -> SsoConfig:
     """Check the issuer, then store the OIDC connection and make it the tenant's active IdP."""
     authorize(actor, "sso:manage")
@@ -102,7 +103,8 @@ def save_oidc(*, actor: Actor, issuer: str, client_id: str, client_secret: str, 
     db.session.add(config)
     db.session.flush()
     audit.record("sso.config_changed", actor=actor, target=config, before=before,
-                 after={**_summary(config), "client_secret_changed": bool((client_secret or "").strip())})
+                 after={**_summary(config), "client_secret_changed": bool((client_secret or "").strip()),
+                        **_proof(step_up)})
     return config
 
 
@@ -142,7 +144,8 @@ def check_saml(**source) -> ConnectionCheck:
 
 
 @atomic
-def save_saml(*, actor: Actor, want_response_signed: bool, email_attr: str, name_attr: str, groups_attr: str,
+def save_saml(*, actor: Actor, step_up: str | None = None, want_response_signed: bool,
+              email_attr: str, name_attr: str, groups_attr: str,
               slo_enabled: bool, **source) -> SsoConfig:
     """Parse and check the IdP, then store the SAML connection and make it the tenant's active IdP."""
     authorize(actor, "sso:manage")
@@ -164,7 +167,8 @@ def save_saml(*, actor: Actor, want_response_signed: bool, email_attr: str, name
     config.protocol, config.tested_at = "saml", utcnow()
     db.session.add(config)
     db.session.flush()
-    audit.record("sso.config_changed", actor=actor, target=config, before=before, after=_summary(config))
+    audit.record("sso.config_changed", actor=actor, target=config, before=before,
+                 after={**_summary(config), **_proof(step_up)})
     return config
 
 
@@ -180,7 +184,7 @@ def parse_domains(text: str) -> list[str]:
 
 
 @atomic
-def save_settings(*, actor: Actor, enforce_sso: bool, jit_enabled: bool, default_role: str,
+def save_settings(*, actor: Actor, step_up: str | None = None, enforce_sso: bool, jit_enabled: bool, default_role: str,
                   allow_idp_initiated: bool, allowed_domains: str, group_roles_text: str) -> SsoConfig:
     """Store enforcement, provisioning, claimed domains and the group → role mapping."""
     authorize(actor, "sso:manage")
@@ -200,7 +204,8 @@ def save_settings(*, actor: Actor, enforce_sso: bool, jit_enabled: bool, default
     group_roles.replace_mappings(mapping, actor=actor)
     after = {**_summary(config), "domains": domains}
     if after != before:
-        audit.record("sso.settings_changed", actor=actor, target=config, before=before, after=after)
+        audit.record("sso.settings_changed", actor=actor, target=config, before=before,
+                     after={**after, **_proof(step_up)})
     return config
 
 
@@ -222,7 +227,7 @@ def _claim_domains(actor: Actor, domains: list[str]) -> None:
 
 
 @atomic
-def turn_off(*, actor: Actor) -> SsoConfig | None:
+def turn_off(*, actor: Actor, step_up: str | None = None) -> SsoConfig | None:
     """Stop routing sign-ins to the IdP (kept on file) and lift enforcement."""
     authorize(actor, "sso:manage")
     config = current_config()
@@ -230,8 +235,14 @@ def turn_off(*, actor: Actor) -> SsoConfig | None:
         return config
     before = _summary(config)
     config.protocol, config.enforce_sso = "off", False
-    audit.record("sso.turned_off", actor=actor, target=config, before=before, after=_summary(config))
+    audit.record("sso.turned_off", actor=actor, target=config, before=before,
+                 after={**_summary(config), **_proof(step_up)})
     return config
+
+
+def _proof(step_up: str | None) -> dict:
+    """The step-up proof (StepUpProof.public_id) an admin's change was made under, kept in its audit record."""
+    return {"step_up_proof": step_up} if step_up else {}
 
 
 def _summary(config: SsoConfig) -> dict:

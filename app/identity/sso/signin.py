@@ -215,13 +215,13 @@ ENFORCED_MESSAGE = ("Your organisation signs in through its identity provider. E
                     "first step and choose Continue.")
 
 
-def check_password_allowed(user: User) -> None:
-    """Refuse (and audit) a correct password when every tenant of the user enforces SSO for them."""
+def check_password_allowed(user: User, *, method: str = "password") -> None:
+    """Refuse (and audit) a correct password (or passkey) when every tenant of the user enforces SSO for them."""
     if password_memberships(user):
         return
     for membership in active_memberships(user):
         audit.record("auth.login_failed", actor=None, tenant=membership.tenant, actor_label=user.email,
-                     target=user, after={"reason": "sso enforced: password refused"})
+                     target=user, after={"reason": f"sso enforced: {method} refused"})
     db.session.commit()
     raise Forbidden(ENFORCED_MESSAGE)
 
