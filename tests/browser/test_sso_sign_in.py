@@ -87,5 +87,5 @@ def test_new_user_signs_in_through_saml_after_a_refused_response(page, live_serv
     # The IdP's page posts the signed response to our ACS across sites; we land signed in.
     page.wait_for_url(re.compile(r"/dashboard$"))
     assert page.get_by_role("heading", name="Dashboard").is_visible()
-    assert page.get_by_role("link", name="Alerts").is_visible()  # analyst, from the mapped group
+    assert page.get_by_role("link", name="Alerts", exact=True).is_visible()  # analyst, from the mapped group
     assert page.page_errors == []
