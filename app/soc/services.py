@@ -138,13 +138,22 @@ def _locked_settings() -> AlertSettings:
         # numbers. A no-op write takes the database's write lock before anything is read.
         db.session.execute(sa.update(AlertSettings).values(last_number=AlertSettings.last_number)
                            .execution_options(synchronize_session=False))
-    settings = db.session.scalar(sa.select(AlertSettings).with_for_update()
-                                 .execution_options(populate_existing=True))
+    settings = _select_settings_for_update()
     if settings is None:
-        settings = _default_settings()
-        db.session.add(settings)
-        db.session.flush()
+        # The tenant's first write: two writers may both find no row. The loser's insert fails on
+        # the unique tenant_id (PostgreSQL makes it wait for the winner first); it then locks theirs.
+        try:
+            with db.session.begin_nested():
+                db.session.add(_default_settings())
+        except sa.exc.IntegrityError:
+            pass
+        settings = _select_settings_for_update()
     return settings
+
+
+def _select_settings_for_update() -> AlertSettings | None:
+    return db.session.scalar(sa.select(AlertSettings).with_for_update()
+                             .execution_options(populate_existing=True))
 
 
 def _allocate_numbers(settings: AlertSettings, count: int) -> int:

@@ -133,10 +133,13 @@ def test_concurrent_batches_get_distinct_numbers(app, tenant_a, in_tenant):
     from app.core.tenancy import Tenant
 
     barrier, errors, rounds = threading.Barrier(2), [], 4
+    # Read in this thread: touching tenant_a (bound to this thread's session) from a worker thread
+    # would refresh it through a session that is not theirs.
+    tenant_id = tenant_a.id
 
     def submit(salt: int) -> None:
         with app.app_context():
-            tenant = db.session.get(Tenant, tenant_a.id)
+            tenant = db.session.get(Tenant, tenant_id)
             with in_tenant(tenant):
                 for r in range(rounds):
                     events = [detection_finding(observables=[{"name": "ip", "type_id": 2,
