@@ -177,14 +177,20 @@ class Result:
 
 
 def hammer(name: str, port: int, path: str, headers: dict[str, str], expect: str, args) -> Result:
-    """`args.requests` requests from `args.clients` keep-alive connections; bounded by `args.max_seconds`."""
+    """`args.requests` requests from `args.clients` keep-alive connections; bounded by `args.max_seconds`.
+
+    `args.timeout` (10 s when absent) is how long a client waits for one answer: at 32 connections
+    a slow page queues for seconds, and a client that gives up early leaves its request running on
+    the server, so the run turns into a retry storm that measures nothing (bench_soc sets 60 s).
+    """
     result = Result(name)
     lock = threading.Lock()
     per_client = args.requests // args.clients
     deadline = time.monotonic() + args.max_seconds
+    timeout = getattr(args, "timeout", 10)
 
     def check_once() -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
         conn.request("GET", path, headers=headers)
         res = conn.getresponse()
         body = res.read().decode(errors="replace")
@@ -193,7 +199,7 @@ def hammer(name: str, port: int, path: str, headers: dict[str, str], expect: str
             raise SystemExit(f"{name}: GET {path} answered {res.status} without {expect!r}: {body[:300]}")
 
     def client(count: int, record: bool) -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
         latencies, statuses, errors = [], {}, 0
         for _ in range(count):
             if time.monotonic() > deadline:
@@ -206,13 +212,13 @@ def hammer(name: str, port: int, path: str, headers: dict[str, str], expect: str
             except (OSError, http.client.HTTPException):
                 errors += 1
                 conn.close()
-                conn = http.client.HTTPConnection(HOST, port, timeout=10)
+                conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
                 continue
             latencies.append(time.perf_counter() - started)
             statuses[res.status] = statuses.get(res.status, 0) + 1
             if res.getheader("Connection", "").lower() == "close":
                 conn.close()
-                conn = http.client.HTTPConnection(HOST, port, timeout=10)
+                conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
         conn.close()
         if record:
             with lock:

@@ -48,7 +48,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_requests import HOST, SECRET_KEY, Result, sign_in, start_gunicorn  # noqa: E402
+from bench.bench_requests import HOST, SECRET_KEY, hammer, sign_in, start_gunicorn  # noqa: E402
 
 EMAIL, PASSWORD = "analyst@bench.test", "bench-analyst-password"
 SEARCH_IP = "203.0.113.7"
@@ -257,60 +257,6 @@ def _generate_cases(conn, tenant_id: int, users: dict, rng: random.Random, now, 
 
 def quantile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else (values or [0.0])[0]
-
-
-def load(name: str, port: int, path: str, headers: dict[str, str], expect: str, args) -> Result:
-    """`args.requests` GETs over `args.clients` keep-alive connections, bounded by `args.max_seconds`.
-
-    Like bench_requests.hammer, but with a per-request timeout long enough for a saturated server:
-    at 32 connections a slow page queues for seconds, and a client that gives up at 10 s leaves
-    its request running on the server, so the run turns into a retry storm that measures nothing.
-    """
-    result, lock = Result(name), threading.Lock()
-    conn = http.client.HTTPConnection(HOST, port, timeout=args.timeout)
-    conn.request("GET", path, headers=headers)
-    res = conn.getresponse()
-    body = res.read().decode(errors="replace")
-    conn.close()
-    if res.status != 200 or expect not in body:
-        raise SystemExit(f"{name}: GET {path} answered {res.status} without {expect!r}: {body[:300]}")
-    deadline = time.monotonic() + args.max_seconds
-
-    def client(count: int, record: bool) -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=args.timeout)
-        latencies, statuses, errors = [], {}, 0
-        for _ in range(count):
-            if time.monotonic() > deadline:
-                break
-            started = time.perf_counter()
-            try:
-                conn.request("GET", path, headers=headers)
-                res = conn.getresponse()
-                res.read()
-            except (OSError, http.client.HTTPException):
-                errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection(HOST, port, timeout=args.timeout)
-                continue
-            latencies.append(time.perf_counter() - started)
-            statuses[res.status] = statuses.get(res.status, 0) + 1
-        conn.close()
-        if record:
-            with lock:
-                result.latencies.extend(latencies)
-                result.errors += errors
-                for status, n in statuses.items():
-                    result.statuses[status] = result.statuses.get(status, 0) + n
-
-    for count, record in ((args.warmup, False), (args.requests // args.clients, True)):
-        threads = [threading.Thread(target=client, args=(count, record)) for _ in range(args.clients)]
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        result.wall = time.perf_counter() - started
-    return result
 
 
 def row(name: str, result, bare_rate: float | None) -> tuple[str, float, float]:
@@ -527,7 +473,7 @@ def main() -> int:
         def bare_run(label: str) -> float:
             bare = start_gunicorn("bare", "bench.bench_requests:bare_app", {}, args, "/bare", READY_SECONDS)
             servers.append(bare)
-            _name, rate, _p99 = row(f"bare Flask `GET /bare` ({label})", load("bare", bare.port, "/bare", {}, "ok",
+            _name, rate, _p99 = row(f"bare Flask `GET /bare` ({label})", hammer("bare", bare.port, "/bare", {}, "ok",
                                                                               args), None)
             bare.stop()
             return rate
@@ -552,7 +498,7 @@ def main() -> int:
             vigil = start_gunicorn("vigil", "app:create_app()", env, args, "/health", READY_SECONDS)
             servers.append(vigil)
             cookie = cookie or {"Cookie": sign_in(vigil.port, EMAIL, PASSWORD)}
-            results.append((path, load(path, vigil.port, path, cookie, expect, args)))
+            results.append((path, hammer(path, vigil.port, path, cookie, expect, args)))
             vigil.stop()
         bare_after = bare_run("after")
         floor = (bare_rate + bare_after) / 2
@@ -573,11 +519,13 @@ def main() -> int:
         print(f"\n| ingest `POST /api/v1/alerts/submit`, batches of {args.batch_size} | events | events/s "
               f"| batch p50 ms | batch p99 ms | target met (≥ 10,000/s) |")
         print("| --- | ---: | ---: | ---: | ---: | --- |")
+        # A fresh second octet per run, so a --reuse run's events are new alerts, not duplicates of the last run's.
+        first_salt = random.SystemRandom().randrange(100, 250)
         for salt, clients in enumerate(int(c) for c in args.ingest_clients.split(",") if c):
             vigil = start_gunicorn("vigil", "app:create_app()", env, args, "/health", READY_SECONDS)
             servers.append(vigil)
             events, seconds, lat = ingest(vigil.port, info["api_key"], batches=args.ingest_batches,
-                                          size=args.batch_size, clients=clients, salt=100 + salt,
+                                          size=args.batch_size, clients=clients, salt=(first_salt + salt) % 256,
                                           timeout=args.timeout)
             vigil.stop()
             rate = events / seconds
