@@ -118,7 +118,8 @@ def _controls_ctx(policy: Policy, **extra) -> dict:
 def control_options(policy_id: str):
     """The picker's choices narrowed by `?q=` (key or name), for HTMX as you type."""
     policy = get_or_404(Policy, policy_id)
-    return render(CONTROL_OPTIONS, linkable=services.linkable_controls(policy, request.args.get("q", "")))
+    query = request.args.get("q", "").strip()[:100]
+    return render(CONTROL_OPTIONS, linkable=services.linkable_controls(policy, query), q=query)
 
 
 @bp.post("/<policy_id>/controls")
