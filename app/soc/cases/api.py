@@ -113,10 +113,14 @@ def cases_patch(case_id: str):
 @require("case:write")
 @documented(body=TransitionIn, response=CaseDetailOut, tag="cases", errors=(409,))
 def cases_transition(case_id: str):
-    """Move the case to another status; an illegal move is a 409 naming the allowed ones."""
+    """Move the case to another status; an illegal move is a 409 naming the allowed ones.
+
+    Closing closes the linked alerts still open in the same transaction (`alert_close_reason`, true_positive
+    by default); that needs the alerts:write scope too when there are any (403 otherwise)."""
     case = _case(case_id)
     body = parse_body(TransitionIn)
-    services.transition_case(case, body.to, actor=g.actor, resolution=body.resolution)
+    services.transition_case(case, body.to, actor=g.actor, resolution=body.resolution,
+                             alert_close_reason=body.alert_close_reason)
     return _detail(case)
 
 
