@@ -97,6 +97,8 @@ def test_officer_links_controls_with_the_htmx_picker_and_both_pages_show_it(logi
     assert "No control linked yet." in page.text
     options = officer.get(f"/governance/policies/{policy.public_id}/controls/options?q=access", headers=HX)
     assert "IAM-1" in options.text and "NET-1" not in options.text
+    nothing = officer.get(f"/governance/policies/{policy.public_id}/controls/options?q=zzz", headers=HX)
+    assert "No control matches “zzz”" in nothing.text
 
     res = officer.post(f"/governance/policies/{policy.public_id}/controls",
                        {"csrf_token": csrf_from(page), "control": iam.public_id}, headers=HX)
