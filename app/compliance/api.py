@@ -12,9 +12,8 @@ from app.compliance import evidence as evidence_service
 from app.compliance import queries, scores, services
 from app.compliance.models import Control, ControlMapping, Evidence, Framework, Requirement
 from app.core.actors import current_actor
-from app.core.api import documented, ok, page_limit, paginate, parse_body
+from app.core.api import documented, ok, page_limit, paginate, parse_body, uploaded_file
 from app.core.db import db
-from app.core.errors import ValidationFailed
 from app.core.permissions import require
 from app.core.tenancy import get_or_404
 
@@ -376,7 +375,7 @@ def list_evidence():
 
 @api_bp.post("/evidence")
 @require("compliance:write")
-@documented(response=EvidenceOut, errors=(413,))
+@documented(response=EvidenceOut, upload="file", errors=(413,))
 def add_evidence():
     """Add evidence: multipart/form-data with `file` (plus title, controls, valid_from, valid_until), or JSON link.
 
@@ -391,9 +390,7 @@ def add_evidence():
                                             control_ids=body.controls, valid_from=body.valid_from,
                                             valid_until=body.valid_until)
     else:
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise ValidationFailed({"file": ["Send the file as multipart/form-data field `file`, or a JSON link."]})
+        upload = uploaded_file("file")
         form = request.form
         ev = evidence_service.upload_evidence(actor=actor, filename=upload.filename, stream=upload.stream,
                                               title=form.get("title", ""), description=form.get("description", ""),

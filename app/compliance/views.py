@@ -17,6 +17,7 @@ from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.permissions import require
 from app.core.tenancy import get_or_404
 from app.core.ui import render, respond_changed, respond_refused
+from app.governance.policies_services import policies_covering
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
 
@@ -249,7 +250,7 @@ def _control_ctx(control, *, errors=None, values=None, status_code=200):
             "errors": errors or {}, "values": values, "today": scores.today(),
             "reason": scores.control_reason(control, scores.evidence_state([control.id]).get(control.id)),
             "other_evidence": [e for e in queries.evidence_list() if e.id not in {x.id for x in ev}][:50],
-            "statuses": list(ControlStatus)}
+            "statuses": list(ControlStatus), "policies": policies_covering(control)}
 
 
 @bp.get("/controls/<control_id>")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.core import audit
@@ -68,6 +69,16 @@ def parse_body(model: type[M]) -> M:
         for err in exc.errors():
             fields.setdefault(".".join(str(p) for p in err["loc"]) or "_", []).append(err["msg"])
         raise ValidationFailed(fields)
+
+
+def uploaded_file(field: str = "file") -> FileStorage:
+    """The one file of a multipart/form-data upload: 415 for another body, 422 when the part or its name is missing."""
+    if not request.mimetype.startswith("multipart/form-data"):
+        raise UnsupportedMediaType(f"Send the file as multipart/form-data in a field named {field}.")
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        raise ValidationFailed({field: [f"Send the file in a multipart field named {field}, with a filename."]})
+    return upload
 
 
 def documented(*, body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,

@@ -43,11 +43,17 @@ class VersionOut(BaseModel):
         return cls.build(v, body=body).model_dump(mode="json")
 
 
+class LinkedControlOut(BaseModel):
+    id: str
+    key: str
+    name: str
+
+
 class PolicyOut(BaseModel):
     id: str
     title: str
     summary: str
-    control_refs: list[str] = Field(description="control keys (text until the compliance library links them)")
+    controls: list[LinkedControlOut] = Field(description="the tenant's compliance controls this policy covers")
     published_version: int | None
     versions: list[VersionOut]
     created_at: datetime
@@ -55,7 +61,8 @@ class PolicyOut(BaseModel):
 
     @classmethod
     def of(cls, p: Policy) -> dict:
-        return cls(id=p.public_id, title=p.title, summary=p.summary, control_refs=p.control_refs,
+        return cls(id=p.public_id, title=p.title, summary=p.summary,
+                   controls=[LinkedControlOut(id=c.public_id, key=c.key, name=c.name) for c in p.controls],
                    published_version=p.published.number if p.published else None,
                    versions=[VersionOut.build(v) for v in p.versions], created_at=p.created_at,
                    updated_at=p.updated_at).model_dump(mode="json")
@@ -65,14 +72,16 @@ class PolicyIn(BaseModel):
     title: str = Field(max_length=services.TITLE_MAX)
     summary: str = Field(default="", max_length=services.SUMMARY_MAX)
     body: str = Field(max_length=services.BODY_MAX, description="Markdown of version 1 (a draft)")
-    control_refs: list[str] = Field(default_factory=list)
     change_note: str = Field(default="", max_length=services.NOTE_MAX)
 
 
 class PolicyPatch(BaseModel):
     title: str | None = Field(default=None, max_length=services.TITLE_MAX)
     summary: str | None = Field(default=None, max_length=services.SUMMARY_MAX)
-    control_refs: list[str] | None = None
+
+
+class ControlLinkIn(BaseModel):
+    control: str = Field(max_length=80, description="the control's id, or its key (e.g. VC-01)")
 
 
 class VersionIn(BaseModel):
@@ -144,6 +153,28 @@ def policies_patch(policy_id: str):
     policy = get_or_404(Policy, policy_id)
     body = parse_body(PolicyPatch)
     services.update_policy(policy, actor=current_actor(), **body.model_dump(exclude_unset=True))
+    return ok(PolicyOut.of(policy))
+
+
+@api_bp.post("/policies/<policy_id>/controls")
+@require("compliance:write")
+@documented(body=ControlLinkIn, response=PolicyOut, tag="policies")
+def policies_link_control(policy_id: str):
+    """Link one of the tenant's controls to the policy (linking it again changes nothing; 404 for an unknown
+    control)."""
+    policy = get_or_404(Policy, policy_id)
+    body = parse_body(ControlLinkIn)
+    services.link_control(policy, services.find_control(body.control), actor=current_actor())
+    return ok(PolicyOut.of(policy), status=201)
+
+
+@api_bp.delete("/policies/<policy_id>/controls/<control_id>")
+@require("compliance:write")
+@documented(response=PolicyOut, tag="policies")
+def policies_unlink_control(policy_id: str, control_id: str):
+    """Unlink a control (by id or key) from the policy (404 when it is not linked)."""
+    policy = get_or_404(Policy, policy_id)
+    services.unlink_control(policy, services.find_control(control_id), actor=current_actor())
     return ok(PolicyOut.of(policy))
 
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.compliance.models import Control
 from app.core.db import Base, UTCDateTime, created_at_column, public_id_column, utcnow
 from app.core.tenancy import TenantScoped
 from app.identity.models import User
@@ -28,14 +29,14 @@ class Policy(TenantScoped, Base):
     title: Mapped[str] = mapped_column(sa.String(200))
     summary: Mapped[str] = mapped_column(sa.String(500), default="")
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    # Control keys as text (e.g. "ISO42001-A.2.2") until the compliance library's controls land here.
-    control_refs: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     owner: Mapped[User | None] = relationship(lazy="joined")
     versions: Mapped[list[PolicyVersion]] = relationship(
         back_populates="policy", order_by="PolicyVersion.number", lazy="selectin", cascade="all, delete-orphan")
+    control_links: Mapped[list[PolicyControl]] = relationship(
+        back_populates="policy", lazy="selectin", cascade="all, delete-orphan")
 
     @property
     def audit_label(self) -> str:
@@ -53,6 +54,11 @@ class Policy(TenantScoped, Base):
     @property
     def latest(self) -> PolicyVersion | None:
         return self.versions[-1] if self.versions else None
+
+    @property
+    def controls(self) -> list[Control]:
+        """The compliance controls this policy covers, by key."""
+        return sorted((link.control for link in self.control_links), key=lambda c: c.key)
 
     def version_numbered(self, number: int) -> PolicyVersion | None:
         return next((v for v in self.versions if v.number == number), None)
@@ -101,3 +107,18 @@ class PolicyAcknowledgement(TenantScoped, Base):
     acknowledged_at: Mapped[datetime] = created_at_column()
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class PolicyControl(TenantScoped, Base):
+    """A policy covers a control of the same tenant's compliance programme."""
+
+    __tablename__ = "policy_controls"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "policy_id", "control_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(sa.ForeignKey("policies.id", ondelete="CASCADE"), index=True)
+    control_id: Mapped[int] = mapped_column(sa.ForeignKey("compliance_controls.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+    policy: Mapped[Policy] = relationship(back_populates="control_links")
+    control: Mapped[Control] = relationship(lazy="joined")

@@ -7,23 +7,28 @@ and retires the previously published one, rejection/cancellation/expiry returns 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from app.approvals import services as approvals
 from app.approvals.subjects import Subject, SubjectKind, register
+from app.compliance.models import Control
 from app.core import audit
 from app.core.actors import Actor
 from app.core.db import atomic, db, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.governance.policies_models import Policy, PolicyAcknowledgement, PolicyVersion, VersionStatus
+from app.governance.policies_models import (
+    Policy,
+    PolicyAcknowledgement,
+    PolicyControl,
+    PolicyVersion,
+    VersionStatus,
+)
 from app.identity.models import Membership
 
 TITLE_MAX, SUMMARY_MAX, NOTE_MAX, BODY_MAX = 200, 500, 500, 200_000
-CONTROL_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,59}$")
-MAX_CONTROLS = 40
+MAX_CONTROLS = 100
 SUBJECT_KIND = "policy_version"
 
 
@@ -39,19 +44,6 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = False, 
     return value
 
 
-def clean_control_refs(raw: list[str] | str | None) -> list[str]:
-    """Control keys from a list or from text (one per line or comma-separated), checked and de-duplicated."""
-    items = re.split(r"[\s,]+", raw) if isinstance(raw, str) else list(raw or [])
-    refs = list(dict.fromkeys(i.strip() for i in items if i and i.strip()))
-    bad = [r for r in refs if not CONTROL_REF.match(r)]
-    if bad:
-        raise ValidationFailed({"control_refs": [f"“{bad[0][:60]}” is not a control key: use letters, digits "
-                                                 "and . _ : / - (for example ISO42001-A.2.2)."]})
-    if len(refs) > MAX_CONTROLS:
-        raise ValidationFailed({"control_refs": [f"Link at most {MAX_CONTROLS} controls."]})
-    return refs
-
-
 def _body(body: str | None) -> str:
     return _text(body, "body", BODY_MAX, required=True, what="policy text")
 
@@ -60,11 +52,10 @@ def _body(body: str | None) -> str:
 
 
 @atomic
-def create_policy(*, actor: Actor, title: str, body: str, summary: str = "",
-                  control_refs: list[str] | str | None = None, change_note: str = "") -> Policy:
-    """Create a policy with its first version as a draft."""
+def create_policy(*, actor: Actor, title: str, body: str, summary: str = "", change_note: str = "") -> Policy:
+    """Create a policy with its first version as a draft (controls are linked afterwards)."""
     values = {"title": _text(title, "title", TITLE_MAX, required=True),
-              "summary": _text(summary, "summary", SUMMARY_MAX), "control_refs": clean_control_refs(control_refs)}
+              "summary": _text(summary, "summary", SUMMARY_MAX)}
     body = _body(body)
     policy = Policy(**values, owner_id=actor.user.id if actor.user else None)
     policy.versions.append(PolicyVersion(number=1, body=body, change_note=_text(change_note, "change_note", NOTE_MAX)
@@ -76,20 +67,76 @@ def create_policy(*, actor: Actor, title: str, body: str, summary: str = "",
 
 
 @atomic
-def update_policy(policy: Policy, *, actor: Actor, title: str | None = None, summary: str | None = None,
-                  control_refs: list[str] | str | None = None) -> Policy:
-    """Change a policy's title, summary or linked controls (its text changes only through versions)."""
-    before = {"title": policy.title, "summary": policy.summary, "control_refs": list(policy.control_refs)}
+def update_policy(policy: Policy, *, actor: Actor, title: str | None = None, summary: str | None = None) -> Policy:
+    """Change a policy's title or summary (its text changes only through versions)."""
+    before = {"title": policy.title, "summary": policy.summary}
     if title is not None:
         policy.title = _text(title, "title", TITLE_MAX, required=True)
     if summary is not None:
         policy.summary = _text(summary, "summary", SUMMARY_MAX)
-    if control_refs is not None:
-        policy.control_refs = clean_control_refs(control_refs)
-    after = {"title": policy.title, "summary": policy.summary, "control_refs": list(policy.control_refs)}
+    after = {"title": policy.title, "summary": policy.summary}
     if after != before:
         audit.record("policy.updated", actor=actor, target=policy, before=before, after=after)
     return policy
+
+
+# --- linked controls -----------------------------------------------------------------------------
+
+
+def find_control(ref: str | None) -> Control:
+    """A control of the current tenant by public id or key; another tenant's control is simply not found."""
+    ref = (ref or "").strip()
+    control = db.session.scalar(sa.select(Control).where(sa.or_(Control.public_id == ref, Control.key == ref))) \
+        if ref else None
+    if control is None:
+        raise NotFound("No such control in this tenant's compliance programme.")
+    return control
+
+
+@atomic
+def link_control(policy: Policy, control: Control, *, actor: Actor) -> PolicyControl:
+    """Say that this policy covers the control; linking twice changes nothing."""
+    if control.tenant_id != policy.tenant_id:  # callers load both in the tenant; this keeps it so
+        raise NotFound("No such control in this tenant's compliance programme.")
+    existing = next((link for link in policy.control_links if link.control_id == control.id), None)
+    if existing is not None:
+        return existing
+    if len(policy.control_links) >= MAX_CONTROLS:
+        raise ValidationFailed({"control": [f"Link at most {MAX_CONTROLS} controls to one policy."]})
+    link = PolicyControl(control=control)
+    policy.control_links.append(link)
+    db.session.flush()
+    audit.record("policy.control_linked", actor=actor, target=policy,
+                 after={"control": control.key, "control_id": control.public_id})
+    return link
+
+
+@atomic
+def unlink_control(policy: Policy, control: Control, *, actor: Actor) -> None:
+    link = next((link for link in policy.control_links if link.control_id == control.id), None)
+    if link is None:
+        raise NotFound(f"{control.key} is not linked to this policy.")
+    policy.control_links.remove(link)
+    audit.record("policy.control_unlinked", actor=actor, target=policy,
+                 before={"control": control.key, "control_id": control.public_id})
+
+
+def policies_covering(control: Control) -> list[Policy]:
+    """The policies linked to a control (for its page)."""
+    return list(db.session.scalars(sa.select(Policy).join(PolicyControl, PolicyControl.policy_id == Policy.id)
+                                   .where(PolicyControl.control_id == control.id).order_by(Policy.title)))
+
+
+def linkable_controls(policy: Policy, query: str = "") -> list[Control]:
+    """The tenant's controls not yet linked to the policy, optionally those whose key or name contains `query`."""
+    stmt = sa.select(Control).order_by(Control.key)
+    linked = [link.control_id for link in policy.control_links]
+    if linked:
+        stmt = stmt.where(Control.id.not_in(linked))
+    if query := (query or "").strip()[:100]:
+        like = f"%{query.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(sa.or_(Control.key.ilike(like), Control.name.ilike(like)))
+    return list(db.session.scalars(stmt))
 
 
 @atomic
@@ -237,7 +284,7 @@ def active_member_count() -> int:
 
 @atomic
 def import_policy(*, actor: Actor, title: str, summary: str, bodies: list[tuple[str, str]],
-                  control_refs: list[str] | None = None, in_force_since: datetime | None = None) -> Policy:
+                  controls: list[Control] | None = None, in_force_since: datetime | None = None) -> Policy:
     """Bring in a policy approved before Vigil: its versions (text, note), the last in force, earlier ones retired.
 
     For onboarding an existing policy library; audited as an import, so nobody mistakes it for a
@@ -248,8 +295,7 @@ def import_policy(*, actor: Actor, title: str, summary: str, bodies: list[tuple[
     since = in_force_since or utcnow()
     dates = [since - timedelta(days=365 * (len(bodies) - n)) for n in range(1, len(bodies) + 1)]
     policy = Policy(title=_text(title, "title", TITLE_MAX, required=True),
-                    summary=_text(summary, "summary", SUMMARY_MAX),
-                    control_refs=clean_control_refs(control_refs), owner_id=actor.user.id if actor.user else None)
+                    summary=_text(summary, "summary", SUMMARY_MAX), owner_id=actor.user.id if actor.user else None)
     for number, (body, note) in enumerate(bodies, start=1):
         last = number == len(bodies)
         policy.versions.append(PolicyVersion(
@@ -261,4 +307,6 @@ def import_policy(*, actor: Actor, title: str, summary: str, bodies: list[tuple[
     db.session.flush()
     audit.record("policy.imported", actor=actor, target=policy, after={"versions": len(bodies),
                                                                        "in_force": len(bodies)})
+    for control in controls or []:
+        link_control(policy, control, actor=actor)
     return policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request, url_for
 
 from app.approvals import queries as approval_queries
+from app.compliance.models import Control
 from app.core.actors import current_actor
 from app.core.errors import DomainError, NotFound
 from app.core.permissions import require
@@ -21,6 +22,7 @@ LIST, NEW, DETAIL = "governance/policies/list.html", "governance/policies/new.ht
 VERSION, VERSION_NEW = "governance/policies/version.html", "governance/policies/version_new.html"
 DIFF, DIFF_TABLE, ACKS = "governance/policies/diff.html", "governance/policies/_diff.html", \
     "governance/policies/_acknowledgements.html"
+CONTROLS, CONTROL_OPTIONS = "governance/policies/_controls.html", "governance/policies/_control_options.html"
 STATUS_LABELS = {"draft": "Draft", "in_review": "In review", "published": "Published", "retired": "Retired"}
 STATUS_KINDS = {"draft": "muted", "in_review": "warn", "published": "ok", "retired": "muted"}
 
@@ -72,8 +74,7 @@ def policy_new_post():
     form = request.form
     try:
         policy = services.create_policy(actor=current_actor(), title=form.get("title"), summary=form.get("summary"),
-                                        body=form.get("body"), control_refs=form.get("control_refs"),
-                                        change_note=form.get("change_note", ""))
+                                        body=form.get("body"), change_note=form.get("change_note", ""))
     except DomainError as exc:
         return render(NEW, status=exc.status, values=form, errors=_errors(exc))
     return respond_changed(f"Policy “{policy.title}” created as a draft.", redirect_to=_version_url(policy.versions[0]))
@@ -86,7 +87,8 @@ def _detail_ctx(policy: Policy, **extra) -> dict:
     done, waiting = services.acknowledgement_status(policy)
     actor = current_actor()
     mine = next((a for m, a in done if actor.user and m.user_id == actor.user.id), None)
-    return {"policy": policy, "acked": done, "not_acked": waiting, "my_ack": mine, "errors": {}} | extra
+    return {"policy": policy, "acked": done, "not_acked": waiting, "my_ack": mine, "errors": {},
+            "linkable": services.linkable_controls(policy), "control_error": None} | extra
 
 
 @bp.get("/<policy_id>")
@@ -107,16 +109,45 @@ def acknowledge(policy_id: str):
                            redirect_to=_policy_url(policy), fragment=ACKS, **_detail_ctx(policy))
 
 
+def _controls_ctx(policy: Policy, **extra) -> dict:
+    return {"policy": policy, "linkable": services.linkable_controls(policy), "control_error": None} | extra
+
+
+@bp.get("/<policy_id>/controls/options")
+@require("compliance:write")
+def control_options(policy_id: str):
+    """The picker's choices narrowed by `?q=` (key or name), for HTMX as you type."""
+    policy = get_or_404(Policy, policy_id)
+    query = request.args.get("q", "").strip()[:100]
+    return render(CONTROL_OPTIONS, linkable=services.linkable_controls(policy, query), q=query)
+
+
 @bp.post("/<policy_id>/controls")
 @require("compliance:write")
-def controls_post(policy_id: str):
+def control_link_post(policy_id: str):
     policy = get_or_404(Policy, policy_id)
     try:
-        services.update_policy(policy, actor=current_actor(), control_refs=request.form.get("control_refs", ""))
+        control = services.find_control(request.form.get("control"))
+        services.link_control(policy, control, actor=current_actor())
     except DomainError as exc:
-        return render(DETAIL, status=exc.status, **_detail_ctx(policy, errors=_errors(exc),
-                                                                 controls_text=request.form.get("control_refs", "")))
-    return respond_changed("Linked controls saved.", redirect_to=_policy_url(policy))
+        ctx = _detail_ctx(policy) | _controls_ctx(policy, control_error=exc.message)
+        return respond_refused(exc, DETAIL, CONTROLS, **ctx)
+    return respond_changed(f"{control.key} linked to “{policy.title}”.", redirect_to=_policy_url(policy),
+                           fragment=CONTROLS, **_controls_ctx(policy))
+
+
+@bp.post("/<policy_id>/controls/<control_id>/remove")
+@require("compliance:write")
+def control_unlink_post(policy_id: str, control_id: str):
+    policy = get_or_404(Policy, policy_id)
+    control = get_or_404(Control, control_id)
+    try:
+        services.unlink_control(policy, control, actor=current_actor())
+    except DomainError as exc:
+        ctx = _detail_ctx(policy) | _controls_ctx(policy, control_error=exc.message)
+        return respond_refused(exc, DETAIL, CONTROLS, **ctx)
+    return respond_changed(f"{control.key} no longer linked to “{policy.title}”.", redirect_to=_policy_url(policy),
+                           fragment=CONTROLS, **_controls_ctx(policy))
 
 
 # --- versions -------------------------------------------------------------------------------------

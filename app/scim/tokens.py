@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-
 import sqlalchemy as sa
 
-from app.core import audit
+from app.core import audit, hashed_tokens
 from app.core.actors import Actor
-from app.core.crypto import token_digest
-from app.core.db import atomic, db, utcnow
-from app.core.errors import Conflict, Unauthorized, ValidationFailed
+from app.core.db import atomic, db
+from app.core.errors import Unauthorized, ValidationFailed
 from app.core.permissions import authorize
 from app.core.tenancy import Tenant
 from app.scim.models import ScimToken
@@ -28,24 +24,20 @@ def create_scim_token(*, actor: Actor, name: str) -> tuple[ScimToken, str]:
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationFailed({"name": ["Name the token after the identity provider using it (1–120 characters)."]})
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ScimToken(name=name, prefix=raw[:12], token_hash=token_digest(raw),
+    secret = hashed_tokens.issue_secret(TOKEN_PREFIX)
+    token = ScimToken(name=name, prefix=secret.prefix, token_hash=secret.digest,
                       created_by_id=actor.user.id if actor.user else None)
     db.session.add(token)
     db.session.flush()
     audit.record("scim.token_created", actor=actor, target=token)
-    return token, raw
+    return token, secret.raw
 
 
 @atomic
 def revoke_scim_token(token: ScimToken, *, actor: Actor) -> ScimToken:
     """Revoke a token at once; the IdP gets 401 from its next request."""
     authorize(actor, "scim:manage")
-    if token.revoked_at is not None:
-        raise Conflict("This token is already revoked.")
-    token.revoked_at = utcnow()
-    audit.record("scim.token_revoked", actor=actor, target=token)
-    return token
+    return hashed_tokens.revoke(token, actor=actor, action="scim.token_revoked", noun="token")
 
 
 def list_scim_tokens() -> list[ScimToken]:
@@ -63,26 +55,7 @@ def authenticate_scim_token(raw: str | None, ip: str | None = None) -> Actor:
     """Resolve a raw bearer token to its tenant's SCIM actor; a revoked token is refused and audited."""
     if not raw:
         raise Unauthorized("Send Authorization: Bearer <SCIM token>.")
-    token = db.session.scalar(
-        sa.select(ScimToken).where(ScimToken.token_hash == token_digest(raw))
-        .execution_options(all_tenants=True)  # the token itself says which tenant it belongs to
-    )
-    if token is None:
-        raise Unauthorized("The SCIM token is not valid.")
-    tenant = db.session.get(Tenant, token.tenant_id)
-    if tenant.deactivated_at is not None:
-        raise Unauthorized("The SCIM token's tenant is deactivated.")
-    if token.revoked_at is not None:
-        audit.record("scim.token_rejected", actor=None, tenant=tenant, actor_label=f"SCIM token {token.name}",
-                     target=token, after={"reason": "revoked"})
-        db.session.commit()
-        raise Unauthorized("The SCIM token was revoked.")
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        # Coarse on purpose: one write a minute per token, not one per request.
-        db.session.execute(
-            sa.update(ScimToken).where(ScimToken.id == token.id).values(last_used_at=now)
-            .execution_options(all_tenants=True, synchronize_session=False)
-        )
-        db.session.commit()
+    token, tenant = hashed_tokens.authenticate(ScimToken.token_hash, raw, noun="SCIM token",
+                                               label=lambda t: f"SCIM token {t.name}",
+                                               rejected_action="scim.token_rejected")
     return scim_actor(token, tenant, ip)

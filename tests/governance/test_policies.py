@@ -24,7 +24,6 @@ BODY_V2 = BODY_V1.replace("2. Keep customer", "2. Never put customer") + "3. Lab
 def _draft(officer, title="AI acceptable use", body=BODY_V1):
     form = officer.get("/governance/policies/new").forms["policy-form"]
     form["title"], form["summary"], form["body"] = title, "How staff use AI", body
-    form["control_refs"] = "ISO42001-A.2.2, EUAIA-Art.4"
     page = form.submit(status=303).follow()
     return page
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, g, make_response, request, send_file
 
-from app.core.api import documented, ok, page_limit, paginate, parse_body
+from app.core.api import documented, ok, page_limit, paginate, parse_body, uploaded_file
 from app.core.errors import ValidationFailed
 from app.core.permissions import require
 from app.core.tenancy import get_or_404
@@ -113,10 +113,14 @@ def cases_patch(case_id: str):
 @require("case:write")
 @documented(body=TransitionIn, response=CaseDetailOut, tag="cases", errors=(409,))
 def cases_transition(case_id: str):
-    """Move the case to another status; an illegal move is a 409 naming the allowed ones."""
+    """Move the case to another status; an illegal move is a 409 naming the allowed ones.
+
+    Closing closes the linked alerts still open in the same transaction (`alert_close_reason`, true_positive
+    by default); that needs the alerts:write scope too when there are any (403 otherwise)."""
     case = _case(case_id)
     body = parse_body(TransitionIn)
-    services.transition_case(case, body.to, actor=g.actor, resolution=body.resolution)
+    services.transition_case(case, body.to, actor=g.actor, resolution=body.resolution,
+                             alert_close_reason=body.alert_close_reason)
     return _detail(case)
 
 
@@ -314,13 +318,7 @@ def cases_evidence_add(case_id: str):
     VIGIL_ATTACHMENT_MAX_BYTES is a 413. A refused upload stores nothing.
     """
     case = _case(case_id)
-    if not request.mimetype.startswith("multipart/form-data"):
-        from werkzeug.exceptions import UnsupportedMediaType
-
-        raise UnsupportedMediaType("Send the file as multipart/form-data in a field named file.")
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ValidationFailed({"file": ["Send the file in a multipart field named file, with a filename."]})
+    upload = uploaded_file("file")
     attachment = services.add_attachment(case, actor=g.actor, filename=upload.filename,
                                          content_type=upload.mimetype or "", stream=upload.stream,
                                          declared_size=upload.content_length or None)

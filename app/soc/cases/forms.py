@@ -62,10 +62,18 @@ class CaseEditForm(FlaskForm):
     description = TextAreaField("Description (Markdown)", validators=[Length(max=100_000)], render_kw={"rows": 10})
 
 
+ALERT_CLOSE_CHOICES = [("true_positive", "True positive: confirmed by the case"),
+                       ("benign", "Benign: real activity, but harmless"),
+                       ("false_positive", "False positive: the detection was wrong")]
+
+
 class TransitionForm(FlaskForm):
     to = StringField("To", validators=[DataRequired()])
     resolution = TextAreaField("Resolution summary", validators=[Optional(), Length(max=20_000)],
                                render_kw={"rows": 6})
+    # Not validated here: the service names the allowed reasons in its own message.
+    alert_close_reason = SelectField("Close its open alerts as", choices=ALERT_CLOSE_CHOICES, default="true_positive",
+                                     validate_choice=False)
 
 
 class EventForm(FlaskForm):

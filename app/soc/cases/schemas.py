@@ -40,6 +40,9 @@ class CasePatch(_In):
 class TransitionIn(_In):
     to: str = Field(description="the next status; see GET /cases/transitions")
     resolution: str | None = Field(default=None, max_length=20_000, description="required to close")
+    alert_close_reason: str | None = Field(
+        default=None, description="when closing: how the linked alerts still open are closed — true_positive "
+                                  "(default), benign or false_positive; reopening never reopens them")
 
 
 class EventIn(_In):

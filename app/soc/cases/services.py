@@ -233,8 +233,14 @@ def set_watchers(case: Case, watchers: list[User], *, actor: Actor) -> Case:
 
 
 @atomic
-def transition_case(case: Case, to: str | CaseStatus, *, actor: Actor, resolution: str | None = None) -> Case:
-    """Move the case to another status; closing needs a resolution summary."""
+def transition_case(case: Case, to: str | CaseStatus, *, actor: Actor, resolution: str | None = None,
+                    alert_close_reason: str | None = None) -> Case:
+    """Move the case to another status; closing needs a resolution summary.
+
+    Closing also closes the case's linked alerts that are still open, with `alert_close_reason`
+    (true positive unless the case found them benign or a false positive), each audited on its own.
+    Reopening leaves the alerts closed: whether one was wrongly closed is a decision about that alert.
+    """
     authorize(actor, "case:write")
     target = workflow.parse_status(to)
     if target is case.status:
@@ -246,6 +252,7 @@ def transition_case(case: Case, to: str | CaseStatus, *, actor: Actor, resolutio
         raise ValidationFailed({"resolution": ["Summarise the resolution to close the case."]})
     if len(resolution) > 20_000:
         raise ValidationFailed({"resolution": ["Use at most 20,000 characters."]})
+    closing = _alerts_to_close(case, alert_close_reason, actor) if target is CaseStatus.CLOSED else None
     before = {"status": case.status.value, "resolution": case.resolution}
     case.status = target
     case.acknowledged_at = case.acknowledged_at or utcnow()  # any move leaves new
@@ -255,17 +262,47 @@ def transition_case(case: Case, to: str | CaseStatus, *, actor: Actor, resolutio
         case.closed_at = None
     action = {CaseStatus.CLOSED: "case.closed"}.get(target, "case.reopened" if before["status"] == "closed"
                                                      else "case.status_changed")
+    after = {"status": target.value, "resolution": case.resolution}
+    details = {"from": before["status"], "to": target.value}
+    if closing is not None:
+        from app.soc.services import close_alert
+
+        reason, alerts = closing
+        for alert in alerts:
+            close_alert(alert, reason, actor=actor)
+        after |= {"alerts_closed": [a.reference for a in alerts], "alert_close_reason": reason.value}
+        details |= {"alerts_closed": len(alerts), "alert_close_reason": reason.value}
     timeline.write_entry(case, TimelineKind.STATUS_CHANGE, actor=actor,
                          body=f"{before['status']} → {target.value}" + (f": {resolution}" if resolution else ""),
-                         details={"from": before["status"], "to": target.value})
-    audit.record(action, actor=actor, target=case, before=before,
-                 after={"status": target.value, "resolution": case.resolution})
+                         details=details)
+    audit.record(action, actor=actor, target=case, before=before, after=after)
     return case
 
 
-def close_case(case: Case, *, actor: Actor, resolution: str) -> Case:
-    """Close the case with a resolution summary."""
-    return transition_case(case, CaseStatus.CLOSED, actor=actor, resolution=resolution)
+# What closing a case says about its alerts: the case confirmed them, or found them harmless or wrong.
+CASE_ALERT_REASONS = ("true_positive", "benign", "false_positive")
+
+
+def _alerts_to_close(case: Case, reason: str | None, actor: Actor):
+    """The close reason and the linked alerts still open, checked before anything changes."""
+    from app.core.errors import Forbidden
+    from app.soc.models import AlertStatus, CloseReason
+
+    reason = (reason or CASE_ALERT_REASONS[0]).strip().lower()
+    if reason not in CASE_ALERT_REASONS:
+        raise ValidationFailed({"alert_close_reason": [
+            f"Close the linked alerts as one of: {', '.join(CASE_ALERT_REASONS)}."]})
+    alerts = [a for a in linked_alerts(case) if a.status is not AlertStatus.CLOSED]
+    if alerts and not actor.can("alert:write"):
+        raise Forbidden(f"Closing {case.reference} also closes its {len(alerts)} open alert(s), "
+                        "which needs permission to change alerts.")
+    return CloseReason(reason), alerts
+
+
+def close_case(case: Case, *, actor: Actor, resolution: str, alert_close_reason: str | None = None) -> Case:
+    """Close the case with a resolution summary, and its open alerts with the reason (true positive by default)."""
+    return transition_case(case, CaseStatus.CLOSED, actor=actor, resolution=resolution,
+                           alert_close_reason=alert_close_reason)
 
 
 def reopen_case(case: Case, *, actor: Actor) -> Case:

@@ -280,7 +280,11 @@ def case_edit_post(case_id: str):
 def case_close(case_id: str):
     case = get_or_404(Case, case_id)
     return render("soc/cases/close.html", case=case, form=TransitionForm(meta={"csrf": False}, formdata=None),
-                  error=None, field_errors={})
+                  error=None, field_errors={}, open_alerts=_open_alerts(case))
+
+
+def _open_alerts(case) -> list:
+    return [a for a in services.linked_alerts(case) if a.status.value != "closed"]
 
 
 @bp.post("/<case_id>/status")
@@ -289,11 +293,12 @@ def case_status_post(case_id: str):
     case = queries.load_case_detail(case_id)
     form = TransitionForm(meta={"csrf": False})
     try:
-        services.transition_case(case, form.to.data or "", actor=current_actor(), resolution=form.resolution.data)
+        services.transition_case(case, form.to.data or "", actor=current_actor(), resolution=form.resolution.data,
+                                 alert_close_reason=form.alert_close_reason.data)
     except ValidationFailed as exc:
-        if "resolution" in exc.field_errors:
+        if {"resolution", "alert_close_reason"} & set(exc.field_errors):
             return render("soc/cases/close.html", status=422, case=case, form=form, error=exc.message,
-                          field_errors=exc.field_errors)
+                          field_errors=exc.field_errors, open_alerts=_open_alerts(case))
         return respond_refused(exc, DETAIL, **_detail_ctx(case))
     except Conflict as exc:
         return respond_refused(exc, DETAIL, **_detail_ctx(case))
