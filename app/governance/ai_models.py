@@ -104,7 +104,8 @@ class AIClassification(TenantScoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = public_id_column()
     system_id: Mapped[int] = mapped_column(sa.ForeignKey("ai_systems.id", ondelete="CASCADE"))
-    status: Mapped[ClassificationStatus] = mapped_column(_enum(ClassificationStatus), default=ClassificationStatus.DRAFT)
+    status: Mapped[ClassificationStatus] = mapped_column(_enum(ClassificationStatus),
+                                                         default=ClassificationStatus.DRAFT)
     answers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     result_tier: Mapped[RiskTier | None] = mapped_column(_enum(RiskTier), nullable=True)
     annex: Mapped[str] = mapped_column(sa.String(20), default="")  # "annex_i" | "annex_iii" | ""

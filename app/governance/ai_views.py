@@ -28,6 +28,12 @@ TIER_LABELS = {RiskTier.PROHIBITED: "Prohibited", RiskTier.HIGH: "High-risk", Ri
 STATUS_LABELS = {DeploymentStatus.PLANNED: "Planned", DeploymentStatus.IN_DEVELOPMENT: "In development",
                  DeploymentStatus.PILOT: "Pilot", DeploymentStatus.AWAITING_GO_LIVE: "Awaiting go-live approval",
                  DeploymentStatus.LIVE: "Live", DeploymentStatus.RETIRED: "Retired"}
+ACTION_WORDS = {"ai_system.created": "Recorded", "ai_system.updated": "Details edited",
+                "ai_system.status_changed": "Deployment status changed", "ai_system.classified": "Classified",
+                "ai_classification.answers_saved": "Questionnaire answers saved",
+                "ai_classification.draft_discarded": "Unfinished questionnaire discarded",
+                "ai_system.go_live_requested": "Go-live requested", "ai_system.went_live": "Went live (approved)",
+                "ai_system.go_live_ended": "Go-live request ended"}
 KIND_LABELS = {SystemKind.SYSTEM: "AI system", SystemKind.MODEL: "Model", SystemKind.AGENT: "Agent"}
 
 
@@ -36,7 +42,8 @@ def _helpers():
     return {"tier_labels": {k.value: v for k, v in TIER_LABELS.items()},
             "ai_status_labels": {k.value: v for k, v in STATUS_LABELS.items()},
             "ai_kind_labels": {k.value: v for k, v in KIND_LABELS.items()},
-            "classification_label": services.classification_label, "steps": questionnaire.STEPS,
+            "classification_label": services.classification_label, "action_words": ACTION_WORDS,
+            "steps": questionnaire.STEPS,
             "annex_iii_areas": questionnaire.ANNEX_III_AREAS, "role_labels": questionnaire.ROLE_LABELS}
 
 

@@ -1,4 +1,5 @@
-"""The EU AI Act decision logic: every tier, the Art. 6(3) derogation and its profiling exception, roles → obligations."""
+"""The EU AI Act decision logic: every tier, the Art. 6(3) derogation and its profiling exception, and
+the obligations each role gets."""
 
 from __future__ import annotations
 
