@@ -41,7 +41,7 @@ SYSTEMS = [
     ("Acme Assist foundation model", "model", "Our fine-tuned large language model offered to customers through the "
      "API for drafting and summarising.", "In-house", ["acme-assist-70b"], "live", ["licensed text corpora"], False,
      False, "API customers and their end users", "Red-team evaluations each release; usage policy enforcement.",
-     _answers(roles=["provider"], gpai="yes", gpai_systemic="no", art50_synthetic="yes")),
+     _answers(roles=["provider"], gpai="yes", gpai_systemic="no")),
     ("Credit limit scoring", "model", "Scores small-business customers’ creditworthiness to set trade credit "
      "limits.", "ScoreCo", ["scoreco-sme v7"], "pilot", ["financial statements", "payment history"], True, False,
      "Small-business customers", "Credit analysts approve every limit above €10,000.",
