@@ -319,3 +319,20 @@ def test_cross_tenant_ids_are_404(client, member_token, login_as, tenant_a, tena
     token_page = officer.get("/governance/ai-systems")
     officer.post(f"/governance/ai-systems/{system.public_id}/go-live", {"csrf_token": csrf_from(token_page)},
                  status=404)
+
+
+def test_an_unfinished_questionnaire_can_be_discarded(login_as, tenant_a):
+    system, _actor = _system(tenant_a)
+    officer = login_as("compliance")
+    page = officer.get(f"/governance/ai-systems/{system.public_id}/classify")
+    form = page.forms["classify-form"]
+    form.get("roles", index=1).checked = True
+    form.submit("go", value="gpai", status=303)
+    detail = officer.get(f"/governance/ai-systems/{system.public_id}")
+    assert "questionnaire is in progress (1 answer saved" in detail.text
+    detail = detail.forms[[k for k, f in detail.forms.items() if "discard" in f.action][0]].submit(status=303).follow()
+    assert "discarded" in detail.text and "in progress" not in detail.text
+    officer.post(f"/governance/ai-systems/{system.public_id}/classify/discard", {"csrf_token": csrf_from(detail)},
+                 status=409)
+    assert db.session.scalar(sa.select(AuditRecord).where(
+        AuditRecord.action == "ai_classification.draft_discarded")).after["answers"] == 1
