@@ -24,7 +24,7 @@ LIST_LIMIT = 200
 FILTERS = ("tier", "status", "owner", "q")
 
 TIER_LABELS = {RiskTier.PROHIBITED: "Prohibited", RiskTier.HIGH: "High-risk", RiskTier.TRANSPARENCY: "Transparency",
-               RiskTier.GPAI: "General-purpose AI", RiskTier.MINIMAL: "Minimal", RiskTier.UNCLASSIFIED: "Unclassified"}
+               RiskTier.GPAI: "GPAI", RiskTier.MINIMAL: "Minimal", RiskTier.UNCLASSIFIED: "Unclassified"}
 STATUS_LABELS = {DeploymentStatus.PLANNED: "Planned", DeploymentStatus.IN_DEVELOPMENT: "In development",
                  DeploymentStatus.PILOT: "Pilot", DeploymentStatus.AWAITING_GO_LIVE: "Awaiting go-live approval",
                  DeploymentStatus.LIVE: "Live", DeploymentStatus.RETIRED: "Retired"}
