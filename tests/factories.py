@@ -95,3 +95,20 @@ def make_policy_in_review(tenant: Tenant, **overrides):
         policy = policies_services.create_policy(actor=actor, **data)
         approval = policies_services.request_review(policy.versions[0], actor=actor)
         return policy, approval
+
+
+def make_ai_system(tenant: Tenant, **overrides):
+    """A classified AI system (CV screening, high-risk) with its classification; made by a new compliance officer."""
+    from app.governance import ai_services
+    from app.identity.auth import member_actor
+
+    officer = make_member(tenant, role="compliance")
+    data = {"name": f"AI system {next(_counter)}", "purpose": "Ranks job applications.", **overrides}
+    answers = {"roles": ["provider"], "gpai": "no", "annex1": "no", "annex3": "yes", "annex3_area": "employment",
+               "annex3_profiling": "yes", "annex3_derogation": "no"}
+    answers |= {f"art5_{p}": "no" for p in "abcdefgh"}
+    answers |= {k: "no" for k in ("art50_interacts", "art50_synthetic", "art50_emotion")}
+    with tenant_context(tenant):
+        system = ai_services.create_system(actor=member_actor(officer), **data)
+        ai_services.complete_classification(system, actor=member_actor(officer), answers=answers)
+        return system

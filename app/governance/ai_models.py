@@ -77,6 +77,8 @@ class AISystem(TenantScoped, Base):
     links: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)  # [{"label": ..., "url": ...}]
     risk_tier: Mapped[RiskTier] = mapped_column(_enum(RiskTier), default=RiskTier.UNCLASSIFIED, index=True)
     ai_act_role: Mapped[AIActRole] = mapped_column(_enum(AIActRole), default=AIActRole.UNKNOWN)
+    # The status to return to when a go-live approval is rejected, cancelled or expires.
+    status_before_go_live: Mapped[DeploymentStatus | None] = mapped_column(_enum(DeploymentStatus), nullable=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -85,3 +87,45 @@ class AISystem(TenantScoped, Base):
     @property
     def audit_label(self) -> str:
         return f"AI system “{self.name}”"
+
+
+class ClassificationStatus(StrEnum):
+    DRAFT = "draft"  # answers saved, questionnaire not finished
+    COMPLETED = "completed"  # the system's current classification
+    SUPERSEDED = "superseded"  # an earlier classification, kept as history
+
+
+class AIClassification(TenantScoped, Base):
+    """One run of the EU AI Act questionnaire for a system: its answers, and once completed its outcome."""
+
+    __tablename__ = "ai_classifications"
+    __table_args__ = (sa.Index("ix_ai_classifications_system_status", "system_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    system_id: Mapped[int] = mapped_column(sa.ForeignKey("ai_systems.id", ondelete="CASCADE"))
+    status: Mapped[ClassificationStatus] = mapped_column(_enum(ClassificationStatus),
+                                                         default=ClassificationStatus.DRAFT)
+    answers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    result_tier: Mapped[RiskTier | None] = mapped_column(_enum(RiskTier), nullable=True)
+    annex: Mapped[str] = mapped_column(sa.String(20), default="")  # "annex_i" | "annex_iii" | ""
+    annex_iii_area: Mapped[str] = mapped_column(sa.String(40), default="")
+    roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    gpai: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    systemic_risk: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    reasoning: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)  # [{"ref", "text"}]
+    obligations: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)  # [{"ref", "article", "title", "detail"}]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    system: Mapped[AISystem] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="joined")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="joined")
+
+    @property
+    def audit_label(self) -> str:
+        return f"EU AI Act classification of “{self.system.name}”"

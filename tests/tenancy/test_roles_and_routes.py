@@ -51,6 +51,8 @@ EXPECTED_PAGES = {
     "/notifications": set(Role),
     "/governance/policies": set(Role),
     "/governance/policies/new": {Role.ADMIN, Role.COMPLIANCE},
+    "/governance/ai-systems": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
+    "/governance/ai-systems/new": {Role.ADMIN, Role.COMPLIANCE},
 }
 
 
