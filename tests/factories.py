@@ -95,3 +95,15 @@ def make_policy_in_review(tenant: Tenant, **overrides):
         policy = policies_services.create_policy(actor=actor, **data)
         approval = policies_services.request_review(policy.versions[0], actor=actor)
         return policy, approval
+
+
+def make_risk(tenant: Tenant, *, actor_role: str = "compliance", **overrides):
+    """A risk recorded by a new member of the given role (residual 2×2 unless overridden)."""
+    from app.governance import risks_services
+    from app.identity.auth import member_actor
+
+    member = make_member(tenant, role=actor_role)
+    data = {"title": f"Risk {next(_counter)}", "category": "security", "inherent_likelihood": 4,
+            "inherent_impact": 4, "residual_likelihood": 2, "residual_impact": 2, **overrides}
+    with tenant_context(tenant):
+        return risks_services.create_risk(actor=member_actor(member), **data)

@@ -51,6 +51,9 @@ EXPECTED_PAGES = {
     "/notifications": set(Role),
     "/governance/policies": set(Role),
     "/governance/policies/new": {Role.ADMIN, Role.COMPLIANCE},
+    "/risks": {Role.ADMIN, Role.ANALYST, Role.COMPLIANCE, Role.AUDITOR},
+    "/risks/new": {Role.ADMIN, Role.COMPLIANCE},
+    "/risks/settings": {Role.ADMIN, Role.COMPLIANCE},
 }
 
 
