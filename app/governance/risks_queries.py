@@ -131,3 +131,11 @@ def history(tenant, risk: Risk, limit: int = 50) -> list:
 
     return list(db.session.scalars(tenant_records(tenant).where(AuditRecord.target_id == risk.public_id)
                                    .order_by(AuditRecord.seq.desc()).limit(limit)))
+
+
+def summary(risks: list[Risk], *, today: date, threshold: int) -> dict[str, int]:
+    """Headline counts of the listed risks, shown beside the heatmap."""
+    return {"total": len(risks), "overdue": sum(1 for r in risks if r.is_overdue(today)),
+            "pending": sum(1 for r in risks if r.acceptance.value == "pending"),
+            "above": sum(1 for r in risks if r.residual_score >= threshold),
+            "critical": sum(1 for r in risks if r.residual_score >= 15)}

@@ -50,7 +50,9 @@ def _risk_url(risk: Risk) -> str:
 def _register_ctx(filters: queries.RiskFilters, *, error: str | None = None) -> dict:
     actor = current_actor()
     me, today = actor.user, services.today()
-    return {"filters": filters, "risks": [] if error else queries.risk_list(filters, me=me, today=today),
+    risks = [] if error else queries.risk_list(filters, me=me, today=today)
+    return {"filters": filters, "risks": risks, "summary": queries.summary(risks, today=today,
+                                                                            threshold=services.acceptance_threshold()),
             "cells": {} if error else queries.heatmap(filters, me=me, today=today), "error": error,
             "threshold": services.acceptance_threshold(), "owners": services.owners(),
             "categories": list(RiskCategory), "treatments": list(Treatment)}
@@ -125,7 +127,9 @@ def risk_edit_post(risk_id: str):
     try:
         services.update_risk(risk, actor=current_actor(), version=request.form.get("version", ""), **_submitted())
     except DomainError as exc:
-        return render(FORM, status=exc.status, **_form_ctx(risk, request.form, _errors(exc)))
+        # Fields the form did not send (a locked treatment) show their stored value, not a blank.
+        return render(FORM, status=exc.status, **_form_ctx(risk, _values_of(risk) | request.form.to_dict(),
+                                                           _errors(exc)))
     return respond_changed(_saved_message(risk, "saved"), redirect_to=_risk_url(risk))
 
 
@@ -157,7 +161,9 @@ def risk_accept(risk_id: str):
         approval = services.accept_risk(risk, actor=current_actor(), version=request.form.get("version", ""),
                                         note=request.form.get("note", ""))
     except DomainError as exc:
-        return respond_refused(exc, DETAIL, ACCEPTANCE, **_detail_ctx(risk))
+        ctx = _detail_ctx(risk)
+        ctx.pop("error")  # respond_refused passes the refusal as `error`
+        return respond_refused(exc, DETAIL, ACCEPTANCE, **ctx)
     message = (f"Acceptance of {risk.reference} sent for approval ({approval.reference})." if approval
                else f"{risk.reference} accepted: its residual score is below the threshold.")
     return respond_changed(message, redirect_to=_risk_url(risk), fragment=ACCEPTANCE, **_detail_ctx(risk))
