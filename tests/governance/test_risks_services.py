@@ -200,3 +200,15 @@ def test_links_are_tenant_scoped(tenant_a, tenant_b, people, in_tenant):
             services.set_links(risk, actor=actor, cases=[case_b.public_id])
         services.set_links(risk, actor=actor, cases=[])
         assert services.linked(risk, "cases") == []
+
+
+def test_new_residual_scores_on_an_accepted_risk_are_accepted_afresh(tenant_a, people, in_tenant):
+    officer, _admin = people
+    with in_tenant(tenant_a):
+        actor = member_actor(officer)
+        risk = services.create_risk(actor=actor, **BASE | {"residual_likelihood": 2, "treatment": "transfer"})  # 8
+        services.accept_risk(risk, actor=actor)
+        assert risk.acceptance == Acceptance.ACCEPTED
+        services.update_risk(risk, actor=actor, residual_likelihood=4)  # 16: now above the threshold
+        assert (risk.acceptance, risk.previous_treatment) == (Acceptance.PENDING, Treatment.TRANSFER)
+        assert services.open_acceptance(risk) is not None
