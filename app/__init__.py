@@ -78,6 +78,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.governance.ai_views import bp as ai_bp
     from app.governance.policies_api import api_bp as policies_api
     from app.governance.policies_views import bp as policies_bp
+    from app.governance.risks_api import api_bp as risks_api
+    from app.governance.risks_views import bp as risks_bp
     from app.home.views import bp as home_bp
     from app.identity import web_session
     from app.identity.api import api_bp as identity_api
@@ -98,13 +100,14 @@ def _register_blueprints(app: Flask) -> None:
 
     web_session.init_app(app)
     for bp in (health_bp, identity_bp, home_bp, admin_bp, audit_bp, soc_bp, cases_bp, passkeys_bp, sla_bp,
-               sso_bp, sso_admin_bp, soc_settings_bp, compliance_bp, approvals_bp, policies_bp, ai_bp):
+               sso_bp, sso_admin_bp, soc_settings_bp, compliance_bp, approvals_bp, policies_bp, ai_bp,
+               risks_bp):
         app.register_blueprint(bp)
     # Domain API routes hang off the /api/v1 base blueprint, which owns auth and the envelope.
     # Nested once per process: a second create_app (tests, scripts) must not re-nest them.
     nested = {child.name for child, _options in api_bp._blueprints}
     for child in (identity_api, audit_api, soc_api, cases_api, sla_api, soc_settings_api, compliance_api,
-                  approvals_api, policies_api, ai_api):
+                  approvals_api, policies_api, ai_api, risks_api):
         if child.name not in nested:
             api_bp.register_blueprint(child)
     app.register_blueprint(api_bp)

@@ -11,6 +11,7 @@ from app.core.permissions import Role
 from app.core.tenancy import Tenant, tenant_context
 from app.governance.ai_demo import seed_ai_systems
 from app.governance.policies_demo import seed_policies
+from app.governance.risks_demo import seed_risks
 from app.identity.models import Membership, User
 from app.identity.services import add_member, create_tenant
 from app.scim.demo import seed_scim
@@ -53,4 +54,6 @@ def seed() -> list[str]:
     soc_lines += seed_sla(acme)
     lines = [f"Demo tenant '{acme.slug}' ready. Sign in at the console with (password {DEMO_PASSWORD}):"]
     lines += [f"  {role.value:<11} {email}" for email, _name, role in DEMO_USERS]
-    return lines + soc_lines + seed_scim(acme) + seed_compliance(acme) + seed_policies(acme) + seed_ai_systems(acme)
+    return (lines + soc_lines + seed_scim(acme) + seed_compliance(acme) + seed_policies(acme) + seed_ai_systems(acme)
+            # After the AI system inventory's demo, so risks can link to its systems by name.
+            + seed_risks(acme))

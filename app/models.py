@@ -5,6 +5,7 @@ from app.compliance import models as compliance_models  # noqa: F401
 from app.core import audit, tenancy  # noqa: F401
 from app.governance import ai_models as ai_models  # noqa: F401
 from app.governance import policies_models as policies_models  # noqa: F401
+from app.governance import risks_models as risks_models  # noqa: F401
 from app.identity import group_roles  # noqa: F401
 from app.identity import models as identity_models  # noqa: F401
 from app.identity import passkey_models as passkey_models  # noqa: F401

@@ -112,3 +112,15 @@ def make_ai_system(tenant: Tenant, **overrides):
         system = ai_services.create_system(actor=member_actor(officer), **data)
         ai_services.complete_classification(system, actor=member_actor(officer), answers=answers)
         return system
+
+
+def make_risk(tenant: Tenant, *, actor_role: str = "compliance", **overrides):
+    """A risk recorded by a new member of the given role (residual 2×2 unless overridden)."""
+    from app.governance import risks_services
+    from app.identity.auth import member_actor
+
+    member = make_member(tenant, role=actor_role)
+    data = {"title": f"Risk {next(_counter)}", "category": "security", "inherent_likelihood": 4,
+            "inherent_impact": 4, "residual_likelihood": 2, "residual_impact": 2, **overrides}
+    with tenant_context(tenant):
+        return risks_services.create_risk(actor=member_actor(member), **data)

@@ -48,6 +48,7 @@ PERMISSIONS = {
     "approval:read": "See approval requests, the approvals inbox and re-verify decisions",
     "approval:request": "Ask for approval (each subject type may also need its own permission)",
     "policy:read": "Read policies and acknowledge (attest to) the published version",
+    "risk:read": "Read the risk register and its heatmap",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read") or p == "dashboard:view"}
@@ -56,7 +57,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(PERMISSIONS),
     Role.ANALYST: frozenset(
         {"dashboard:view", "alert:read", "alert:write", "case:read", "case:write", "report:read",
-         "oncall:respond", "approval:read", "approval:request", "policy:read"}
+         "oncall:respond", "approval:read", "approval:request", "policy:read", "risk:read"}
     ),
     Role.RESPONDER: frozenset(
         {"dashboard:view", "alert:read", "case:read", "oncall:respond", "approval:decide",
@@ -64,7 +65,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     ),
     Role.COMPLIANCE: frozenset(
         {"dashboard:view", "compliance:read", "compliance:write", "approval:decide", "report:read",
-         "approval:read", "approval:request", "policy:read"}
+         "approval:read", "approval:request", "policy:read", "risk:read"}
     ),
     # Auditors read everything, members and the audit log included, and change nothing.
     Role.AUDITOR: frozenset(_READ),
@@ -84,6 +85,7 @@ SCOPES: dict[str, frozenset[str]] = {
     # Keys may call the routes, but the engine refuses a key as requester or approver (no person behind it).
     "approvals:write": frozenset({"approval:read", "approval:request", "approval:decide"}),
     "policies:read": frozenset({"policy:read"}),
+    "risks:read": frozenset({"risk:read"}),
 }
 
 

@@ -57,8 +57,8 @@ def test_officer_requests_approval_admin_approves_with_passkey_and_it_reverifies
     admin.get_by_label("Name for the new passkey").fill("Work laptop")
     admin.get_by_role("button", name="Add a passkey").click()
     admin.get_by_text("Passkey “Work laptop” added.").wait_for()
-    # The demo policy review and AI go-live requests, plus this one.
-    assert admin.locator("#notification-bell .bell-count").inner_text() == "3"
+    # The demo's policy review, AI go-live and risk acceptance requests, plus this one.
+    assert admin.locator("#notification-bell .bell-count").inner_text() == "4"
     admin.locator("#notification-bell").click()
     admin.get_by_role("link", name=re.compile("Approval needed: Access control")).wait_for()
     admin.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()

@@ -24,9 +24,11 @@ def _tenant_a_object_ids(tenant_a) -> list[str]:
     scim_token = factories.make_scim_token(tenant_a)
     evidence = factories.make_attachment(tenant_a, case)
     policy, approval = factories.make_policy_in_review(tenant_a)
+    risk = factories.make_risk(tenant_a)
     return [member.public_id, member.user.public_id, key.public_id, case.public_id, case.tasks[0].public_id,
             alert.public_id, scim_token.public_id, evidence.public_id, policy.public_id,
-            approval.public_id, factories.make_ai_system(tenant_a).public_id] + make_compliance_objects(tenant_a)
+            approval.public_id, factories.make_ai_system(tenant_a).public_id,
+            risk.public_id] + make_compliance_objects(tenant_a)
 
 
 def _object_rules(app, api: bool):

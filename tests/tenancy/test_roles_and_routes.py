@@ -53,6 +53,9 @@ EXPECTED_PAGES = {
     "/governance/policies/new": {Role.ADMIN, Role.COMPLIANCE},
     "/governance/ai-systems": {Role.ADMIN, Role.COMPLIANCE, Role.AUDITOR},
     "/governance/ai-systems/new": {Role.ADMIN, Role.COMPLIANCE},
+    "/governance/risks": {Role.ADMIN, Role.ANALYST, Role.COMPLIANCE, Role.AUDITOR},
+    "/governance/risks/new": {Role.ADMIN, Role.COMPLIANCE},
+    "/governance/risks/settings": {Role.ADMIN, Role.COMPLIANCE},
 }
 
 
