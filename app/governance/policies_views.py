@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, request, url_for
 
 from app.approvals import queries as approval_queries
-from app.compliance.models import Control
 from app.core.actors import current_actor
 from app.core.errors import DomainError, NotFound
 from app.core.permissions import require
@@ -122,32 +121,29 @@ def control_options(policy_id: str):
     return render(CONTROL_OPTIONS, linkable=services.linkable_controls(policy, query), q=query)
 
 
-@bp.post("/<policy_id>/controls")
-@require("compliance:write")
-def control_link_post(policy_id: str):
+def _change_link(policy_id: str, control_ref: str | None, change, done: str):
+    """Link or unlink one control: the card again (HTMX) or the page with a flash; the reason when refused."""
     policy = get_or_404(Policy, policy_id)
     try:
-        control = services.find_control(request.form.get("control"))
-        services.link_control(policy, control, actor=current_actor())
+        control = services.find_control(control_ref)
+        change(policy, control, actor=current_actor())
     except DomainError as exc:
         ctx = _detail_ctx(policy) | _controls_ctx(policy, control_error=exc.message)
         return respond_refused(exc, DETAIL, CONTROLS, **ctx)
-    return respond_changed(f"{control.key} linked to “{policy.title}”.", redirect_to=_policy_url(policy),
+    return respond_changed(f"{control.key} {done} “{policy.title}”.", redirect_to=_policy_url(policy),
                            fragment=CONTROLS, **_controls_ctx(policy))
+
+
+@bp.post("/<policy_id>/controls")
+@require("compliance:write")
+def control_link_post(policy_id: str):
+    return _change_link(policy_id, request.form.get("control"), services.link_control, "linked to")
 
 
 @bp.post("/<policy_id>/controls/<control_id>/remove")
 @require("compliance:write")
 def control_unlink_post(policy_id: str, control_id: str):
-    policy = get_or_404(Policy, policy_id)
-    control = get_or_404(Control, control_id)
-    try:
-        services.unlink_control(policy, control, actor=current_actor())
-    except DomainError as exc:
-        ctx = _detail_ctx(policy) | _controls_ctx(policy, control_error=exc.message)
-        return respond_refused(exc, DETAIL, CONTROLS, **ctx)
-    return respond_changed(f"{control.key} no longer linked to “{policy.title}”.", redirect_to=_policy_url(policy),
-                           fragment=CONTROLS, **_controls_ctx(policy))
+    return _change_link(policy_id, control_id, services.unlink_control, "no longer linked to")
 
 
 # --- versions -------------------------------------------------------------------------------------
