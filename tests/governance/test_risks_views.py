@@ -103,7 +103,8 @@ def test_edit_stale_form_is_409_keeping_input(login_as, tenant_a, in_tenant):
     officer = login_as("compliance")
     _new(officer)
     risk = _risk(tenant_a, in_tenant)
-    first, second = officer.get(f"/governance/risks/{risk.public_id}/edit"), officer.get(f"/governance/risks/{risk.public_id}/edit")
+    edit = f"/governance/risks/{risk.public_id}/edit"
+    first, second = officer.get(edit), officer.get(edit)
     form = first.forms[1]
     form["title"] = "Vendor outage (renamed)"
     form.submit(status=303)
