@@ -85,6 +85,9 @@ def flask_config(settings: Settings) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": settings.is_https,
         "PERMANENT_SESSION_LIFETIME": settings.session_lifetime_minutes * 60,
+        # The server-side session ends a fixed time after sign-in, so re-signing the cookie on every
+        # response only cost time (and a Set-Cookie per page); it is written when its content changes.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "WTF_CSRF_SSL_STRICT": settings.is_https,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",

@@ -17,9 +17,13 @@ def notify(user_ids: list[int], *, kind: str, title: str, link: str = "", body: 
         db.session.add(Notification(user_id=user_id, kind=kind, title=title[:300], link=link[:500], body=body[:1000]))
 
 
+# Built once: the bell asks on every page, and building a statement costs more than running this one.
+_UNREAD = sa.select(sa.func.count()).select_from(Notification).where(
+    Notification.user_id == sa.bindparam("user_id"), Notification.read_at.is_(None))
+
+
 def unread_count(user) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return db.session.scalar(_UNREAD, {"user_id": user.id}) or 0
 
 
 def list_for(user, *, limit: int = 100) -> list[Notification]:

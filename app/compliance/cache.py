@@ -34,8 +34,11 @@ _entries: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
+_STATE_VERSION = sa.select(StateVersion.version).where(StateVersion.tenant_id == sa.bindparam("tenant_id"))
+
+
 def state_version(tenant_id: int) -> int:
-    return db.session.scalar(sa.select(StateVersion.version).where(StateVersion.tenant_id == tenant_id)) or 0
+    return db.session.scalar(_STATE_VERSION, {"tenant_id": tenant_id}) or 0
 
 
 def cached(key: tuple, compute: Callable[[], Any]) -> Any:

@@ -28,10 +28,12 @@ from app.core.db import db
 from app.core.errors import ValidationFailed
 from app.identity.models import Membership, User
 
+_MEMBERS = (sa.select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.is_active, User.is_active).order_by(User.email))  # built once: every page asks
+
 
 def members() -> list[User]:
-    return list(db.session.scalars(sa.select(User).join(Membership, Membership.user_id == User.id)
-                                   .where(Membership.is_active, User.is_active).order_by(User.email)))
+    return list(db.session.scalars(_MEMBERS))
 
 
 # --- framework list ------------------------------------------------------------------------

@@ -46,8 +46,16 @@ def visible_frameworks() -> sa.Select:
                                              Framework.owner_tenant_id == tenant.id))
 
 
+# Statements the framework page runs on every request are built once (see "Hot statements" in
+# docs/architecture.md): building one cost more than running it.
+_FRAMEWORK_BY_KEY = sa.select(Framework).where(
+    sa.or_(Framework.owner_tenant_id.is_(None), Framework.owner_tenant_id == sa.bindparam("tenant_id")),
+    Framework.key == sa.bindparam("key"))
+_ADOPTION_OF = sa.select(Adoption).where(Adoption.framework_id == sa.bindparam("framework_id"))
+
+
 def framework_by_key(key: str) -> Framework:
-    fw = db.session.scalar(visible_frameworks().where(Framework.key == key))
+    fw = db.session.scalar(_FRAMEWORK_BY_KEY, {"tenant_id": require_tenant().id, "key": key})
     if fw is None:
         raise NotFound("No framework with that key.")
     return fw
@@ -62,7 +70,7 @@ def requirement_by_id(public_id: str) -> Requirement:
 
 
 def adoption_of(framework: Framework) -> Adoption | None:
-    return db.session.scalar(sa.select(Adoption).where(Adoption.framework_id == framework.id))
+    return db.session.scalar(_ADOPTION_OF, {"framework_id": framework.id})
 
 
 def _leaves_under(framework: Framework, refs: list[str]) -> list[int]:

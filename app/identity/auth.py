@@ -33,16 +33,26 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
-def active_memberships(user: User) -> list[Membership]:
-    """The tenants a user can enter; read across tenants because no tenant is chosen yet."""
-    stmt = (
-        sa.select(Membership)
+def active_memberships_stmt(*columns) -> sa.Select:
+    """The tenants the user `:user_id` can enter (plus any extra columns); read across tenants, none is chosen yet.
+
+    Built once by its callers and run with the user id as a parameter: building the statement cost
+    more than running it, and this runs on every signed-in request.
+    """
+    return (
+        sa.select(Membership, *columns)
         .join(Tenant, Membership.tenant_id == Tenant.id)
-        .where(Membership.user_id == user.id, Membership.is_active, Tenant.deactivated_at.is_(None))
+        .where(Membership.user_id == sa.bindparam("user_id"), Membership.is_active, Tenant.deactivated_at.is_(None))
         .order_by(Tenant.name)
         .execution_options(all_tenants=True)
     )
-    return list(db.session.scalars(stmt))
+
+
+_ACTIVE_MEMBERSHIPS = active_memberships_stmt()
+
+
+def active_memberships(user: User) -> list[Membership]:
+    return list(db.session.scalars(_ACTIVE_MEMBERSHIPS, {"user_id": user.id}))
 
 
 def member_actor(membership: Membership, ip: str | None = None) -> Actor:
@@ -187,8 +197,11 @@ def start_session(user: User, membership: Membership, *, ip: str | None, user_ag
     return raw
 
 
+_SESSION_BY_DIGEST = sa.select(UserSession).where(UserSession.sid_hash == sa.bindparam("digest"))
+
+
 def load_session(raw_sid: str) -> UserSession | None:
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.sid_hash == token_digest(raw_sid)))
+    row = db.session.scalar(_SESSION_BY_DIGEST, {"digest": token_digest(raw_sid)})
     now = utcnow()
     if row is None or row.revoked_at or row.expires_at <= now or not row.user.is_active:
         return None

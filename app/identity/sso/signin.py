@@ -199,12 +199,23 @@ def record_failure(tenant: Tenant, failure: SsoFailed, *, protocol: str, email: 
 # --- enforcement: who may still use a password ------------------------------------------------
 
 
-def password_allowed(membership: Membership) -> bool:
-    """Members of a tenant that enforces SSO sign in through the IdP; admins keep password + MFA."""
+def enforces_sso():
+    """SQL truth of "this tenant's SSO is on and enforced", for an outer join on SsoConfig (NULL: no config)."""
+    return sa.and_(SsoConfig.protocol.in_(("oidc", "saml")), SsoConfig.enforce_sso)
+
+
+def password_allowed(membership: Membership, enforced: bool | None = None) -> bool:
+    """Members of a tenant that enforces SSO sign in through the IdP; admins keep password + MFA.
+
+    `enforced` is the tenant's policy when the caller already read it (the per-request session check
+    reads it in the memberships statement); otherwise it is looked up here.
+    """
     if membership.role == Role.ADMIN:
         return True
-    config = config_for(membership.tenant)
-    return not (config is not None and config.is_on and config.enforce_sso)
+    if enforced is None:
+        config = config_for(membership.tenant)
+        enforced = config is not None and config.is_on and config.enforce_sso
+    return not enforced
 
 
 def password_memberships(user: User) -> list[Membership]:
@@ -226,8 +237,8 @@ def check_password_allowed(user: User, *, method: str = "password") -> None:
     raise Forbidden(ENFORCED_MESSAGE)
 
 
-def session_may_enter(membership: Membership, sso_tenant_public_id: str | None) -> bool:
+def session_may_enter(membership: Membership, sso_tenant_public_id: str | None, enforced: bool | None = None) -> bool:
     """An SSO session stays in the tenant whose IdP vouched for it; a password session skips enforcing tenants."""
     if sso_tenant_public_id:
         return membership.tenant.public_id == sso_tenant_public_id
-    return password_allowed(membership)
+    return password_allowed(membership, enforced)
