@@ -60,3 +60,48 @@ def test_downgrade_to_base_then_upgrade_again(tmp_path):
         with engine.connect() as connection:
             assert _schema_differences(connection) == []
         engine.dispose()
+
+
+def _insert_minimal(connection: sa.Connection, table: str, **values) -> None:
+    """One row with every NOT NULL column filled by a placeholder of its type (the schema of that revision)."""
+    for column in sa.inspect(connection).get_columns(table):
+        name, kind = column["name"], column["type"]
+        if name in values or column["nullable"] or column.get("autoincrement") is True or name == "id":
+            continue
+        if isinstance(kind, sa.Integer | sa.Boolean | sa.Numeric):
+            values[name] = 0
+        elif isinstance(kind, sa.DateTime | sa.Date):
+            values[name] = "2026-01-01 00:00:00"
+        elif isinstance(kind, sa.JSON):
+            values[name] = "[]"
+        else:
+            values[name] = f"{table}-{name}"
+    columns = ", ".join(values)
+    connection.execute(sa.text(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(':' + k for k in values)})"),
+                       values)
+
+
+def test_sqlite_table_rebuilds_keep_the_rows_that_reference_the_table(tmp_path):
+    """A batch migration rebuilds a SQLite table (copy, drop, rename); with foreign keys on, dropping
+    the old table would cascade-delete every row referencing it. 0005_sla's downgrade rebuilds `cases`,
+    which case tasks reference with ON DELETE CASCADE: they must survive."""
+    instance = tmp_path / "instance"
+    scratch = create_app({
+        "instance_path": str(instance),
+        "database_url": f"sqlite:///{instance / 'rebuild.db'}",
+        "secret_key": "migration-test-secret-key-0123456789",
+        "testing": True,
+    })
+    with scratch.app_context():
+        engine = db.engine
+        upgrade(revision="0005_sla")
+        with engine.begin() as connection:
+            _insert_minimal(connection, "tenants", id=1)
+            _insert_minimal(connection, "cases", id=1, tenant_id=1)
+            _insert_minimal(connection, "case_tasks", id=1, tenant_id=1, case_id=1)
+        downgrade(revision="0009_passkeys")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0009_passkeys"
+            assert "acknowledged_at" not in {c["name"] for c in sa.inspect(connection).get_columns("cases")}
+            assert connection.execute(sa.text("SELECT count(*) FROM case_tasks")).scalar() == 1
+            assert connection.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1, "left foreign keys off"
