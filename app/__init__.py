@@ -34,10 +34,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     _init_extensions(app, settings)
     _register_blueprints(app)
 
-    from app.core import error_handlers, jinja
+    from app.core import error_handlers, fragments, jinja
 
     error_handlers.init_app(app)
     jinja.init_app(app)
+    fragments.init_app(app)
 
     from app.cli import register
 

@@ -51,6 +51,7 @@ def main() -> int:
     parser.add_argument("--password", required=True)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--filter", default=r"app/|jinja2/environment|html", help="cProfile file filter (regex)")
     parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative or tottime")
     args = parser.parse_args()
 
@@ -85,7 +86,8 @@ def main() -> int:
                 client.get(path)
             profiler.disable()
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(r"app/|jinja2/environment", 25)
+            restrictions = [args.filter, 25] if args.filter else [25]
+            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(*restrictions)
             print(out.getvalue())
     return 0
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
+import weakref
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -94,6 +96,8 @@ _scoped_cache: dict[str, frozenset[sa.Table]] = {}
 @event.listens_for(orm.Mapper, "after_configured")
 def _forget_scoped_tables() -> None:
     _scoped_cache.clear()  # a model was added: the next statement recomputes the set
+    with _per_statement_lock:
+        _per_statement.clear()
 
 
 def _scoped_tables() -> frozenset[sa.Table]:
@@ -115,6 +119,50 @@ def _touches_scoped_table(statement) -> bool:
                                                 check_columns=True))
 
 
+def _with_tenant_criteria(statement, tenant_id: int):
+    return statement.options(
+        orm.with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+            propagate_to_loaders=True,
+        )
+    )
+
+
+# Statements built once at import (the session, memberships, bell, framework page statements)
+# are executed on every page. For those, the table walk and the scoped copy are kept per
+# statement object and tenant: the copy keeps its SQL cache key between requests, which SQLAlchemy
+# otherwise recomputes for every new copy. Measured on a trivial prebuilt count: 730 → ~350 µs
+# per execution. Weak keys: a statement built per call is forgotten with it.
+_per_statement: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_per_statement_lock = threading.Lock()
+
+
+def _scoped_statement(statement, tenant_id_of):
+    """(statement with the tenant criteria, or None when it touches no scoped table)."""
+    entry = _per_statement.get(statement)
+    if entry is None:
+        entry = (_touches_scoped_table(statement), {})
+        with _per_statement_lock:
+            _per_statement[statement] = entry
+    touches, by_tenant = entry
+    if not touches:
+        return None
+    tenant_id = tenant_id_of()
+    scoped = by_tenant.get(tenant_id)
+    if scoped is None:
+        scoped = by_tenant[tenant_id] = _with_tenant_criteria(statement, tenant_id)
+    return scoped
+
+
+def _current_tenant_id(statement) -> int:
+    tenant = _current.get()
+    if tenant is None:
+        raise TenancyError(f"query of a tenant-scoped model without a tenant context: {statement}")
+    return tenant.id
+
+
 @event.listens_for(orm.Session, "do_orm_execute")
 def _scope_statement(state: orm.ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -123,20 +171,10 @@ def _scope_statement(state: orm.ORMExecuteState) -> None:
         return  # the parent row was already scoped; the criteria below propagate to loads
     if state.execution_options.get("all_tenants"):
         return
-    if not _touches_scoped_table(state.statement):
-        return
-    tenant = _current.get()
-    if tenant is None:
-        raise TenancyError(f"query of a tenant-scoped model without a tenant context: {state.statement}")
-    tenant_id = tenant.id
-    state.statement = state.statement.options(
-        orm.with_loader_criteria(
-            TenantScoped,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
-            propagate_to_loaders=True,
-        )
-    )
+    statement = state.statement
+    scoped = _scoped_statement(statement, lambda: _current_tenant_id(statement))
+    if scoped is not None:
+        state.statement = scoped
 
 
 @event.listens_for(orm.Session, "before_flush")

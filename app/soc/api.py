@@ -17,7 +17,7 @@ from app.core.permissions import require
 from app.core.tenancy import get_or_404
 from app.identity.models import Membership, User
 from app.soc import queries, services
-from app.soc.models import Alert, AlertObservable
+from app.soc.models import Alert
 from app.soc.ocsf import severity_id_of
 
 api_bp = Blueprint("soc_api", __name__)
@@ -51,7 +51,7 @@ class AlertOut(BaseModel):
     raw_event: dict | None = Field(default=None, description="the original event, verbatim (single alert only)")
 
     @classmethod
-    def of(cls, alert: Alert, observables: list[AlertObservable], *, raw: bool = False) -> AlertOut:
+    def of(cls, alert: Alert, observables: list, *, raw: bool = False) -> AlertOut:
         return cls(
             id=alert.public_id, number=alert.number, reference=alert.reference, title=alert.title,
             description=alert.description, severity=alert.severity.value, severity_id=severity_id_of(alert.severity),
@@ -164,7 +164,7 @@ def alerts_list():
     flt = queries.AlertQueueFilter.from_args(request.args)
     alerts, next_cursor = queries.alert_queue(flt, g.actor, cursor=request.args.get("cursor"), limit=page_limit(),
                                               sort=request.args.get("sort", "last_seen"))
-    observables = queries.observables_by_alert(alerts)
+    observables = queries.observables_by_alert([a.id for a in alerts])
     return ok([AlertOut.of(a, observables[a.id]).dump() for a in alerts], next_cursor=next_cursor)
 
 

@@ -179,24 +179,47 @@ def _after(key: list, values: list):
     return sa.or_(column < value, sa.and_(column == value, _after(key[1:], values[1:])))
 
 
+def _page(stmt: sa.Select, cursor: str | None, limit: int, sort: str) -> sa.Select:
+    if sort not in SORTS:
+        raise ValidationFailed({"sort": [f"Sort by {', '.join(SORTS)}."]})
+    key = _sort_key(sort)
+    if cursor:
+        stmt = stmt.where(_after(key, _decode(cursor, sort)))
+    return stmt.order_by(*(c.desc() for c in key)).limit(limit + 1)
+
+
+def _paged(rows: list, limit: int, sort: str) -> tuple[list, str | None]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode(sort, rows[-1]) if more and rows else None)
+
+
 def alert_queue(flt: AlertQueueFilter, actor: Actor, *, cursor: str | None = None, limit: int = 50,
                 sort: str = "last_seen") -> tuple[list[Alert], str | None]:
     """One page of the queue, newest (or most severe, or highest number) first, and the next cursor.
 
     No total count: counting 200,000 matching rows would cost more than the page itself.
     """
-    if sort not in SORTS:
-        raise ValidationFailed({"sort": [f"Sort by {', '.join(SORTS)}."]})
-    key = _sort_key(sort)
-    stmt = filtered_alerts(flt, actor)
-    if cursor:
-        stmt = stmt.where(_after(key, _decode(cursor, sort)))
     # The verbatim event is the widest column and no list shows it: it loads only if asked for.
-    stmt = stmt.options(orm.defer(Alert.raw_event)).order_by(*(c.desc() for c in key)).limit(limit + 1)
-    rows = list(db.session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_encode(sort, rows[-1]) if more and rows else None)
+    stmt = _page(filtered_alerts(flt, actor).options(orm.defer(Alert.raw_event)), cursor, limit, sort)
+    return _paged(list(db.session.scalars(stmt)), limit, sort)
+
+
+_ASSIGNEE = orm.aliased(User, name="assignee")
+# What a queue row shows, as plain columns: the page reads rows, not ORM objects (loading 50
+# alerts with their assignees into the identity map cost more than the SQL).
+QUEUE_COLUMNS = (Alert.id, Alert.public_id, Alert.number, Alert.title, Alert.rule_name, Alert.severity,
+                 Alert.severity_rank, Alert.status, Alert.source, Alert.occurrences, Alert.last_seen,
+                 Alert.created_at, Alert.acknowledged_at, Alert.closed_at,
+                 _ASSIGNEE.name.label("assignee_name"), _ASSIGNEE.email.label("assignee_email"))
+
+
+def alert_queue_rows(flt: AlertQueueFilter, actor: Actor, *, cursor: str | None = None, limit: int = 50,
+                     sort: str = "last_seen") -> tuple[list[sa.Row], str | None]:
+    """The queue page of alert_queue() as rows of QUEUE_COLUMNS."""
+    stmt = (filtered_alerts(flt, actor).with_only_columns(*QUEUE_COLUMNS)
+            .select_from(Alert).outerjoin(_ASSIGNEE, _ASSIGNEE.id == Alert.assignee_id))
+    return _paged(db.session.execute(_page(stmt, cursor, limit, sort)).all(), limit, sort)
 
 
 def observables_of(alert: Alert) -> list[AlertObservable]:
@@ -204,13 +227,13 @@ def observables_of(alert: Alert) -> list[AlertObservable]:
                                    .order_by(AlertObservable.id)))
 
 
-def observables_by_alert(alerts: list[Alert]) -> dict[int, list[AlertObservable]]:
-    """The observables of a page of alerts in one query."""
-    out: dict[int, list[AlertObservable]] = {a.id: [] for a in alerts}
-    if alerts:
-        for obs in db.session.scalars(sa.select(AlertObservable).where(AlertObservable.alert_id.in_(out))
-                                      .order_by(AlertObservable.id)):
-            out[obs.alert_id].append(obs)
+def observables_by_alert(alert_ids: list[int]) -> dict[int, list[sa.Row]]:
+    """The observables (kind, value) of a page of alerts in one query."""
+    out: dict[int, list[sa.Row]] = {i: [] for i in alert_ids}
+    if out:
+        for row in db.session.execute(sa.select(AlertObservable.alert_id, AlertObservable.kind, AlertObservable.value)
+                                      .where(AlertObservable.alert_id.in_(out)).order_by(AlertObservable.id)):
+            out[row.alert_id].append(row)
     return out
 
 

@@ -29,6 +29,7 @@ from app.soc.forms import (
     window_start,
 )
 from app.soc.models import Alert
+from app.soc.queue_rows import render_alert_rows
 
 bp = Blueprint("soc", __name__, url_prefix="/soc")
 
@@ -45,7 +46,7 @@ FILTER_FIELDS = ("status", "severity", "source", "assignee", "window", "since", 
 @bp.app_context_processor
 def _labels():
     return {"status_labels": STATUS_LABELS, "severity_labels": SEVERITY_LABELS,
-            "close_reason_labels": CLOSE_REASON_LABELS}
+            "close_reason_labels": CLOSE_REASON_LABELS, "render_alert_rows": render_alert_rows}
 
 
 # --- the queue -----------------------------------------------------------------------------
@@ -67,13 +68,13 @@ def _queue_context(args: MultiDict, *, selected=()) -> tuple[dict, int]:
         ctx["args"] = {**flt.args(), **({"window": raw["window"]} if since else {})}
         if since and (flt.since is None or since > flt.since):
             flt = replace(flt, since=since)
-        ctx["rows"], ctx["next_cursor"] = queries.alert_queue(flt, actor, cursor=ctx["cursor"], sort=sort)
+        rows, ctx["next_cursor"] = queries.alert_queue_rows(flt, actor, cursor=ctx["cursor"], sort=sort)
     except ValidationFailed as exc:
         ctx["errors"] = exc.field_errors
         return ctx, 422
     if sort != "last_seen":
         ctx["args"]["sort"] = sort
-    ctx["observables"] = queries.observables_by_alert(ctx["rows"])
+    ctx["rows"], ctx["observables"] = rows, queries.observables_by_alert([r.id for r in rows])
     ctx["query_string"] = urlencode(ctx["args"], doseq=True)
     return ctx, 200
 

@@ -36,6 +36,14 @@ def write_entry(case: Case, kind: TimelineKind, *, actor: Actor, body: str = "",
     return entry
 
 
+def entry_key(e: TimelineEntry) -> tuple:
+    """Every value of an entry its fragment shows (soc/cases/_timeline_entry.html), for the fragment cache."""
+    attachment = e.attachment
+    return (e.public_id, e.kind, e.occurred_at, e.recorded_at, e.category, e.asset, e.author_label, e.edited_at,
+            e.body, json.dumps(e.details, sort_keys=True, default=str) if e.details else None,
+            (attachment.public_id, attachment.size, attachment.sha256) if attachment is not None else None)
+
+
 def _category(value: str | None) -> EventCategory:
     try:
         return EventCategory(value or "other")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, make_response, request, url_for
+from flask import Blueprint, current_app, make_response, render_template, request, url_for
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from app.core.actors import current_actor
 from app.core.api import paginate
 from app.core.errors import Conflict, DomainError, ValidationFailed
+from app.core.fragments import fragments
 from app.core.permissions import require
 from app.core.tenancy import get_or_404
 from app.core.text import render_markdown
@@ -37,7 +40,19 @@ bp = Blueprint("cases", __name__, url_prefix="/soc/cases")
 @bp.context_processor
 def _markdown():
     # Comments and descriptions go through core.text (sanitised), the only HTML marked safe here.
-    return {"markdown": render_markdown}
+    return {"markdown": render_markdown, "timeline_entry": timeline_entry}
+
+
+@pass_context
+def timeline_entry(ctx, e) -> Markup:
+    """One timeline entry's HTML, rendered once per content (core/fragments.py): a long timeline
+    is mostly entries nobody changed since the last view."""
+    actor = current_actor()
+    case, alert_route = ctx["case"], ctx.get("alert_route")
+    key = (ENTRY, timeline.entry_key(e), case.public_id, alert_route, str(actor.zone), actor.can("case:write"))
+    # render_template escapes everything the entry shows; its output is the markup itself.
+    return fragments().render(key, lambda: Markup(render_template(  # noqa: S704
+        ENTRY, e=e, case=case, alert_route=alert_route, category_labels=ctx["category_labels"])))
 
 LIST, RESULTS, ROWS = "soc/cases/list.html", "soc/cases/_results.html", "soc/cases/_rows.html"
 DETAIL = "soc/cases/detail.html"

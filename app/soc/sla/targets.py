@@ -32,9 +32,13 @@ class Target:
                 "resolve_minutes": self.resolve_minutes, "is_default": self.is_default}
 
 
+# Built once: every queue and case page reads the targets for its SLA chips.
+_TARGETS = sa.select(SlaTarget.severity, SlaTarget.ack_minutes, SlaTarget.resolve_minutes)
+
+
 def current_targets() -> dict[AlertSeverity, Target]:
     """The tenant's targets for every severity, defaults filled in where none was set."""
-    rows = {t.severity: t for t in db.session.scalars(sa.select(SlaTarget))}
+    rows = {t.severity: t for t in db.session.execute(_TARGETS)}
     out = {}
     for severity in SEVERITIES:
         row = rows.get(severity)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import click
 from flask import Blueprint, g, request, url_for
@@ -10,6 +11,7 @@ from flask import Blueprint, g, request, url_for
 from app.core.actors import current_actor
 from app.core.db import utcnow
 from app.core.errors import ValidationFailed
+from app.core.jinja import localtime
 from app.core.permissions import require
 from app.core.ui import render, respond_changed
 from app.soc.sla import forms, jobs, queries, targets
@@ -23,17 +25,41 @@ TARGETS_PAGE, TARGETS_FORM = "soc/sla/targets.html", "soc/sla/_targets_form.html
 PAGE_SIZE = 50
 
 
-def sla_clock(subject) -> Clock:
-    """The badge's clock; the tenant's targets and "now" are read once per request, not once per row."""
+def sla_targets_now() -> tuple[dict, datetime]:
+    """The tenant's targets and "now", read once per request, not once per row."""
     cached = g.get("sla_targets_now")
     if cached is None:
         cached = g.sla_targets_now = (targets.current_targets(), utcnow())
-    return subject_clock(subject, *cached)
+    return cached
+
+
+def sla_clock(subject) -> Clock:
+    """The badge's clock."""
+    return subject_clock(subject, *sla_targets_now())
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """What an SLA chip shows, as plain strings: a fragment key (core/fragments.py) can hold it."""
+
+    state: str
+    kind_label: str
+    label: str  # minutes resolution above a minute, so a cached row changes once a minute, not per request
+    due: str | None  # in the viewer's time zone
+
+
+def sla_badge_of(subject) -> Badge | None:
+    clock = sla_clock(subject)
+    if not clock.has_target:
+        return None
+    return Badge(clock.state, clock.kind_label, clock.label,
+                 localtime(clock.due_at, "%d %b %Y %H:%M") if clock.due_at else None)
 
 
 @bp.app_context_processor
 def _sla_globals():
-    return {"sla_clock": sla_clock, "human_minutes": human_minutes, "human_seconds": human_seconds}
+    return {"sla_clock": sla_clock, "sla_badge_of": sla_badge_of, "human_minutes": human_minutes,
+            "human_seconds": human_seconds}
 
 
 # --- breaches and mean times ---------------------------------------------------------------
