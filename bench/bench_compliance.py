@@ -155,15 +155,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--keep", action="store_true", help="keep the instance folder and print its path")
+    parser.add_argument("--reuse", type=Path, help="serve an instance kept by an earlier --keep run")
     args = parser.parse_args()
-    instance = Path(tempfile.mkdtemp(prefix="vigil-bench-compliance-"))
+    instance = args.reuse or Path(tempfile.mkdtemp(prefix="vigil-bench-compliance-"))
     servers: list[Server] = []
     try:
-        figures = prepare(instance)
-        print(f"data: {figures['rows']}; bench catalog score {figures['bench_score']}")
-        print(f"scores for all {figures['score_frameworks']} adopted frameworks: median "
-              f"{figures['score_median_ms']:.1f} ms, max {figures['score_max_ms']:.1f} ms (20 runs); gap list of the "
-              f"1,000-requirement catalog ({figures['gaps']} gaps): {figures['gaps_ms']:.1f} ms")
+        if not args.reuse:
+            figures = prepare(instance)
+            print(f"data: {figures['rows']}; bench catalog score {figures['bench_score']}")
+            print(f"scores for all {figures['score_frameworks']} adopted frameworks: median "
+                  f"{figures['score_median_ms']:.1f} ms, max {figures['score_max_ms']:.1f} ms (20 runs); gap list of "
+                  f"the 1,000-requirement catalog ({figures['gaps']} gaps): {figures['gaps_ms']:.1f} ms")
         bare = start_gunicorn("bare", "bench.bench_requests:bare_app", {}, args, "/bare")
         servers.append(bare)
         results = [hammer("bare Flask `GET /bare`", bare.port, "/bare", {}, "ok", args)]
@@ -187,13 +190,16 @@ def main() -> int:
         base = len(results[0].latencies) / results[0].wall
         for r in results[1:]:
             rate = len(r.latencies) / r.wall
-            print(f"{r.name}: {100 * rate / base:.0f}% of bare Flask, p99 {p99(r.latencies):.1f} ms")
+            print(f"{r.name}: {100 * rate / base:.1f}% of bare Flask, p99 {p99(r.latencies):.1f} ms")
         return 0 if all(r.ok == len(r.latencies) and not r.errors for r in results) else 1
     finally:
         for server in servers:
             if server.process.poll() is None:
                 server.stop()
-        shutil.rmtree(instance, ignore_errors=True)
+        if args.keep or args.reuse:
+            print(f"instance kept: {instance}")
+        else:
+            shutil.rmtree(instance, ignore_errors=True)
 
 
 def sign_in_officer(port: int) -> str:

@@ -96,7 +96,9 @@ def load_case_detail(case_id: str) -> Case:
     return case
 
 
-TIMELINE_PAGE = 200
+# Entries per timeline page ("Load more" appends the next). 100 keeps a long case opening fast
+# (each entry is an ORM row plus its fragment, core/fragments.py); the exports always hold them all.
+TIMELINE_PAGE = 100
 
 
 def _decode_timeline_cursor(cursor: str) -> tuple[datetime, int]:
