@@ -227,12 +227,19 @@ def observables_of(alert: Alert) -> list[AlertObservable]:
                                    .order_by(AlertObservable.id)))
 
 
+# The queue's per-page statements, built once (docs/architecture.md, "hot statements").
+_OBSERVABLES_OF = (sa.select(AlertObservable.alert_id, AlertObservable.kind, AlertObservable.value)
+                   .where(AlertObservable.alert_id.in_(sa.bindparam("ids", expanding=True)))
+                   .order_by(AlertObservable.id))
+_SOURCES = sa.select(AlertTally.source).where(AlertTally.count > 0).distinct().order_by(AlertTally.source)
+_LATEST_NUMBER = sa.select(sa.func.max(Alert.number))
+
+
 def observables_by_alert(alert_ids: list[int]) -> dict[int, list[sa.Row]]:
     """The observables (kind, value) of a page of alerts in one query."""
     out: dict[int, list[sa.Row]] = {i: [] for i in alert_ids}
     if out:
-        for row in db.session.execute(sa.select(AlertObservable.alert_id, AlertObservable.kind, AlertObservable.value)
-                                      .where(AlertObservable.alert_id.in_(out)).order_by(AlertObservable.id)):
+        for row in db.session.execute(_OBSERVABLES_OF, {"ids": list(out)}):
             out[row.alert_id].append(row)
     return out
 
@@ -267,7 +274,7 @@ def alert_counts() -> dict[str, dict[str, int]]:
 
 def latest_alert_number() -> int:
     """The highest alert number in the tenant (0 when none): the queue's "new since" mark."""
-    return db.session.scalar(sa.select(sa.func.max(Alert.number))) or 0
+    return db.session.scalar(_LATEST_NUMBER) or 0
 
 
 def count_newer(flt: AlertQueueFilter, actor: Actor, after_number: int) -> int:
@@ -288,8 +295,7 @@ def alerts_by_public_ids(public_ids: list[str], *, limit: int = 500) -> list[Ale
 def alert_sources() -> list[str]:
     """The sources seen in the tenant, for the queue's source filter."""
     # From the tallies (a few dozen rows), not DISTINCT over every alert.
-    return list(db.session.scalars(sa.select(AlertTally.source).where(AlertTally.count > 0).distinct()
-                                   .order_by(AlertTally.source)))
+    return list(db.session.scalars(_SOURCES))
 
 
 def alert_history(alert: Alert, tenant, *, limit: int = 200) -> list:
@@ -312,14 +318,23 @@ def linked_case(alert: Alert):
                              .where(CaseAlertLink.alert_id == alert.id))
 
 
-def assignable_members() -> list:
-    """Active members who can see alerts, for the assignee choices."""
-    from app.core.permissions import permissions_for_role
+def _members_stmt() -> sa.Select:
     from app.identity.models import Membership
 
-    stmt = (sa.select(Membership).join(Membership.user).where(Membership.is_active, User.is_active)
+    return (sa.select(Membership.user_id, Membership.role, User.public_id.label("user_public_id"),
+                      sa.func.coalesce(sa.func.nullif(User.name, ""), User.email).label("label"))
+            .join(User, User.id == Membership.user_id).where(Membership.is_active, User.is_active)
             .order_by(User.name, User.email))
-    return [m for m in db.session.scalars(stmt) if "alert:read" in permissions_for_role(m.role)]
+
+
+_MEMBERS = _members_stmt()  # on every queue page: built once
+
+
+def assignable_members() -> list[sa.Row]:
+    """Active members who can see alerts, for the assignee choices: rows of user_id, user_public_id, label."""
+    from app.core.permissions import permissions_for_role
+
+    return [m for m in db.session.execute(_MEMBERS) if "alert:read" in permissions_for_role(m.role)]
 
 
 def member_by_user_id(user_public_id: str):
