@@ -53,7 +53,7 @@ document.addEventListener("keydown", (event) => {
     x: () => { const box = checkbox(focusedRow()); if (box) box.checked = !box.checked; },
     a: () => clickBulk("assign-me"),
     c: () => clickBulk("create-case"),
-    Enter: () => { const row = focusedRow(); if (row?.dataset.href) window.location.assign(row.dataset.href); },
+    Enter: () => { const link = focusedRow()?.querySelector("td.cell-ref a"); if (link) window.location.assign(link.href); },
   };
   const action = actions[event.key];
   if (!action) return;

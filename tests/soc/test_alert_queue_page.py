@@ -233,7 +233,7 @@ def test_bulk_close_without_reason_is_422_and_changes_nothing(login_as, mixed, h
                 status=422)
     assert "Choose a reason" in res.pyquery("#bulk-close_reason-error").text()
     # The selection survives, so the analyst only picks the reason and submits again.
-    assert res.pyquery(f"#pick-{mixed['crit'].public_id}").attr("checked") is not None
+    assert res.pyquery(f"#alert-{mixed['crit'].public_id} input[name=alert_id]").attr("checked") is not None
     assert ("<html" in res.text) is (not headers)
     assert _fresh(mixed["crit"]).status.value == "new" and _fresh(mixed["high"]).status.value == "new"
 
