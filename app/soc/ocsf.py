@@ -6,11 +6,10 @@ Every rejection names the field it is about, in OCSF's dotted path (`finding_inf
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 from app.soc.models import TECHNIQUE_ID, AlertDraft, AlertSeverity, ObservableKind
-from app.soc.observables import ObservableError, normalise, unique
+from app.soc.observables import ObservableError, normalise_known, unique
 
 FINDING_CLASSES = range(2000, 3000)
 MAX_TITLE = 500
@@ -118,17 +117,38 @@ def _techniques(*attack_lists) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _parents(table):
+    # WELL_KNOWN grouped by the object holding the fields (consecutive entries share it), so
+    # mapping looks each parent up once; the order, which picks the primary observable, is kept.
+    groups: list[tuple[tuple[str, ...], list[tuple[str, ObservableKind]]]] = []
+    for path, kind in table:
+        if not groups or groups[-1][0] != path[:-1]:
+            groups.append((path[:-1], []))
+        groups[-1][1].append((path[-1], kind))
+    return tuple((parent, tuple(fields)) for parent, fields in groups)
+
+
+_WELL_KNOWN_BY_PARENT = _parents(WELL_KNOWN)
+
+
 def _observables(event: dict) -> list[tuple[ObservableKind, str]]:
     # Unusable values (an "IP" that is not one) are skipped: one bad indicator must not lose the finding.
-    pairs = []
-    for obs in event.get("observables") or ():
-        kind = OBSERVABLE_TYPES.get(_get(obs, "type_id"))
-        if kind is ObservableKind.HOST and str(_get(obs, "name") or "").endswith("domain"):
+    pairs: list[tuple[ObservableKind, str]] = []
+    listed = event.get("observables")
+    for obs in listed if isinstance(listed, list) else ():
+        if not isinstance(obs, dict):
+            continue
+        type_id = obs.get("type_id")
+        kind = OBSERVABLE_TYPES.get(type_id) if isinstance(type_id, int) else None
+        if kind is ObservableKind.HOST and str(obs.get("name") or "").endswith("domain"):
             kind = ObservableKind.DOMAIN
         if kind is not None:
-            _add(pairs, kind, _get(obs, "value"))
-    for path, kind in WELL_KNOWN:
-        _add(pairs, kind, _get(event, *path))
+            _add(pairs, kind, obs.get("value"))
+    for parent, fields in _WELL_KNOWN_BY_PARENT:
+        obj = _get(event, *parent)
+        if isinstance(obj, dict):
+            for key, kind in fields:
+                _add(pairs, kind, obj.get(key))
     url = event.get("url")
     if isinstance(url, str):
         _add(pairs, ObservableKind.URL, url)
@@ -142,8 +162,10 @@ def _observables(event: dict) -> list[tuple[ObservableKind, str]]:
 def _add(pairs: list, kind: ObservableKind, value) -> None:
     if value is None or value == "":
         return
-    with contextlib.suppress(ObservableError):
-        pairs.append(normalise(kind, value))
+    try:
+        pairs.append(normalise_known(kind, value))
+    except ObservableError:  # noqa: SIM105 - try/except is cheaper than suppress() on this per-indicator path
+        return
 
 
 def severity_id_of(severity: AlertSeverity) -> int:
