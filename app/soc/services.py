@@ -306,13 +306,18 @@ def ingest_ocsf_batch(events: list, *, actor: Actor) -> list[IngestResult]:
 def _open_targets(fingerprints: set[str]) -> dict[str, _Target]:
     if not fingerprints:
         return {}
-    # Tenant-scoped by core/tenancy.py; the newest open alert wins when several share a fingerprint.
+    # Tenant-scoped by core/tenancy.py. No ORDER BY: with one, SQLite walks the tenant's whole
+    # last_seen index to skip the sort (every alert of a 200,000-alert tenant read per batch)
+    # instead of probing ix_alerts_fingerprint once per fingerprint. The newest open alert wins
+    # when several share a fingerprint, picked here.
     rows = db.session.execute(
         sa.select(Alert.id, Alert.public_id, Alert.number, Alert.fingerprint, Alert.first_seen, Alert.last_seen)
-        .where(Alert.fingerprint.in_(fingerprints), Alert.status != AlertStatus.CLOSED)
-        .order_by(Alert.last_seen))
-    return {r.fingerprint: _Target(first_seen=r.first_seen, last_seen=r.last_seen, number=r.number,
-                                   public_id=r.public_id, id=r.id) for r in rows}
+        .where(Alert.fingerprint.in_(fingerprints), Alert.status != AlertStatus.CLOSED))
+    newest = {}
+    for r in sorted(rows, key=lambda r: (r.last_seen, r.id)):
+        newest[r.fingerprint] = r
+    return {fp: _Target(first_seen=r.first_seen, last_seen=r.last_seen, number=r.number, public_id=r.public_id,
+                        id=r.id) for fp, r in newest.items()}
 
 
 def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: AlertSettings, actor: Actor) -> None:
