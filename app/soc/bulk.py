@@ -46,7 +46,7 @@ def _prepared(table: sa.Table, dialect: sa.Dialect, keys: tuple[str, ...]):
     order = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
     if missing := set(order) - set(keys):
         # The statement would need column defaults filled per row; the caller must give every column.
-        raise ValueError(f"insert_rows into {table.name} needs values for {sorted(missing)}")
+        raise ValueError(f"bulk insert: {table.name} needs values for {sorted(missing)}")
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in order]
     # Memoising by value is safe where equal values serialise alike; in JSON, 1 == True but "1" != "true".
     memo = [not isinstance(getattr(t, "impl", t), sa.JSON) for t in (table.c[name].type for name in order)]
