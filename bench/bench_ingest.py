@@ -12,8 +12,10 @@ generates them — a ~500 MB database for 200,000 — which is where the issue's
 2. `POST /api/v1/alerts/submit` through the Flask test client (JSON parsing, API-key auth,
    the envelope) — the same service, without a network hop; the bodies are encoded before the
    clock starts, so the client's own JSON encoding is not counted;
-3. the floor: a raw Core executemany of already-mapped alert and observable rows, one commit
-   per batch, no parsing, no dedup lookup, no audit.
+3. a raw Core executemany of already-mapped alert and observable rows, one commit per batch,
+   no parsing, no dedup lookup, no audit (SQLAlchemy's per-row parameter handling included);
+4. the database alone: the same rows as tuples already serialised, straight to the DBAPI's
+   executemany, one commit per batch — what no Python-side change can go below.
 
 Each event gets a distinct source IP, so every one becomes a new alert (the expensive path).
 """
@@ -100,7 +102,7 @@ def main() -> None:
     from app.core.tenancy import tenant_context
     from app.identity.api_keys import create_api_key
     from app.identity.services import create_tenant
-    from app.soc import ocsf
+    from app.soc import bulk, ocsf
     from app.soc.models import SEVERITY_RANK, Alert, AlertObservable
     from app.soc.services import fingerprint, ingest_ocsf_batch
 
@@ -177,6 +179,48 @@ def main() -> None:
                     {"tenant_id": tenant_id, "alert_id": i, "kind": k, "value": v}
                     for i, obs in zip(ids, observables, strict=True) for k, v in obs])
         results["raw Core executemany (same rows, pre-mapped)"] = time.perf_counter() - start
+
+        # The database alone: the same rows as plain tuples, every value already in the form the
+        # driver takes (JSON text, ISO timestamps), straight to the DBAPI's executemany.
+        tenant = tenant_for("bench-dbapi")
+        tenant_id = tenant.id
+        batches = make_batches(args.batches, args.size, 4)
+        sql_alerts, order, processing, _positional = bulk._prepared(Alert.__table__, db.engine.dialect,
+                                                                     tuple(prepared[0][0][0]))
+        sql_obs = ("INSERT INTO alert_observables (tenant_id, alert_id, kind, value) VALUES (?, ?, ?, ?)")
+        tuples = []
+        for batch in batches:
+            alerts, observables = [], []
+            public_ids = iter(new_ordered_public_ids(len(batch)))
+            for event in batch:
+                draft = ocsf.to_draft(event)
+                number += 1
+                now = utcnow()
+                row = {"tenant_id": tenant_id, "public_id": next(public_ids), "number": number,
+                       "title": draft.title, "description": draft.description, "severity": draft.severity,
+                       "severity_rank": SEVERITY_RANK[draft.severity], "status": "new", "close_reason": None,
+                       "source": draft.source, "rule_name": draft.rule_name, "techniques": list(draft.techniques),
+                       "raw_event": draft.raw_event,
+                       "fingerprint": fingerprint(draft, ["source", "rule_name", "primary_observable"]),
+                       "first_seen": draft.seen_at, "last_seen": draft.seen_at, "occurrences": 1,
+                       "assignee_id": None, "acknowledged_at": None, "closed_at": None, "created_at": now,
+                       "updated_at": now}
+                alerts.append(tuple(p(row[k]) if p and row[k] is not None else row[k]
+                                    for k, (p, _memo) in zip(order, processing, strict=True)))
+                observables.append([(str(k), v) for k, v in draft.observables])
+            tuples.append((alerts[0][order.index("number")], alerts[-1][order.index("number")], alerts, observables))
+        raw_conn = db.engine.raw_connection()  # pysqlite: a transaction opens at the first INSERT
+        start = time.perf_counter()
+        for first, last, alerts, observables in tuples:
+            cursor = raw_conn.cursor()
+            cursor.executemany(sql_alerts, alerts)
+            ids = [i for (i,) in cursor.execute("SELECT id FROM alerts WHERE tenant_id = ? AND number BETWEEN ? AND ? "
+                                                "ORDER BY number", (tenant_id, first, last))]
+            cursor.executemany(sql_obs, [(tenant_id, i, k, v) for i, obs in zip(ids, observables, strict=True)
+                                         for k, v in obs])
+            raw_conn.commit()
+        results["DBAPI executemany of pre-serialised tuples"] = time.perf_counter() - start
+        raw_conn.close()
 
     floor = total / results["raw Core executemany (same rows, pre-mapped)"]
     where = f"into a tenant pre-filled with {args.into_large:,} alerts" if args.into_large else "fresh tenants"

@@ -6,6 +6,7 @@ Every rejection names the field it is about, in OCSF's dotted path (`finding_inf
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from app.soc.models import TECHNIQUE_ID, AlertDraft, AlertSeverity, ObservableKind
@@ -110,11 +111,26 @@ def _techniques(*attack_lists) -> tuple[str, ...]:
     found: list[str] = []
     for attacks in attack_lists:
         for attack in attacks if isinstance(attacks, list) else ():
+            if not isinstance(attack, dict):
+                continue
             for key in ("technique", "sub_technique"):
-                uid = _text(_get(attack, key, "uid")).upper()
-                if TECHNIQUE_ID.match(uid) and uid not in found:
+                uid = _technique_id(_get(attack, key, "uid"))
+                if uid and uid not in found:
                     found.append(uid)
     return tuple(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _known_technique(uid: str) -> str:
+    upper = uid.strip().upper()
+    return upper if TECHNIQUE_ID.match(upper) else ""
+
+
+def _technique_id(uid) -> str:
+    # A feed names the same few techniques over and over; only short strings are worth caching.
+    if not isinstance(uid, str):
+        return ""
+    return _known_technique(uid) if len(uid) <= 40 else _known_technique.__wrapped__(uid)
 
 
 def _parents(table):

@@ -156,3 +156,4 @@ def test_submit_takes_a_body_only_python_json_reads(client, tenant_a):
                       headers=bearer(token))
     assert res.status_code == 200, res.get_data(as_text=True)
     assert res.json["data"]["created"] == 1
+
