@@ -85,12 +85,32 @@ def prefill(tenant, count: int) -> None:
     print(f"pre-filled {count:,} alerts in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def http_seconds(instance: Path, api_key: str, args) -> float:
+    """The same batches from one keep-alive client to gunicorn serving this instance; the wall time."""
+    from bench_requests import start_gunicorn
+    from bench_soc import ingest
+
+    env = {"VIGIL_INSTANCE_PATH": str(instance), "VIGIL_DATABASE_URL": f"sqlite:///{instance / 'bench.db'}",
+           "VIGIL_SECRET_KEY": SECRET_KEY, "VIGIL_API_KEY_RATE": "1000000 per minute"}
+    server = start_gunicorn("vigil", "app:create_app()", env, args, "/health")
+    try:
+        _events, seconds, _latencies = ingest(server.port, api_key, batches=args.batches, size=args.size,
+                                              clients=1, salt=5, timeout=120)
+    finally:
+        server.stop()
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--into-large", type=int, default=0, metavar="N",
                         help="write every path into one tenant pre-filled with N alerts")
+    parser.add_argument("--http", action="store_true",
+                        help="also POST the batches over HTTP to gunicorn (gthread, --workers × --threads)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     total = args.batches * args.size
 
@@ -221,6 +241,16 @@ def main() -> None:
             raw_conn.commit()
         results["DBAPI executemany of pre-serialised tuples"] = time.perf_counter() - start
         raw_conn.close()
+
+        if args.http:
+            tenant = tenant_for("bench-http")
+            with tenant_context(tenant):
+                _key, raw = create_api_key(actor=system_actor(tenant, "bench"), name="bench http",
+                                           scopes=["alerts:write"])
+            db.session.remove()
+            db.engine.dispose()  # the server gets the database to itself
+            results[f"API over HTTP (gunicorn gthread {args.workers}×{args.threads}, one client)"] = http_seconds(
+                instance, raw, args)
 
     floor = total / results["raw Core executemany (same rows, pre-mapped)"]
     where = f"into a tenant pre-filled with {args.into_large:,} alerts" if args.into_large else "fresh tenants"

@@ -49,12 +49,15 @@ def _prepared(table: sa.Table, dialect: sa.Dialect, keys: tuple[str, ...]):
         raise ValueError(f"bulk insert: {table.name} needs values for {sorted(missing)}")
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in order]
     # Memoising by value is safe where equal values serialise alike; in JSON, 1 == True but "1" != "true".
-    memo = [not isinstance(getattr(t, "impl", t), sa.JSON) for t in (table.c[name].type for name in order)]
-    return str(compiled), order, list(zip(processors, memo, strict=True)), compiled.positional
+    types = [table.c[name].type for name in order]
+    memo = [not isinstance(getattr(t, "impl", t), sa.JSON) for t in types]
+    # Two columns of one type given the same list (first_seen and last_seen of new alerts) are processed once.
+    kinds = [repr(t) for t in types]
+    return str(compiled), order, list(zip(processors, memo, kinds, strict=True)), compiled.positional
 
 
-def _column(name: str, values, processing, count: int) -> Iterable:
-    processor, memo = processing
+def _column(name: str, values, processing, count: int, done_lists: dict) -> Iterable:
+    processor, memo, kind = processing
     if isinstance(values, Same):
         value = processor(values.value) if processor and values.value is not None else values.value
         return itertools.repeat(value, count)
@@ -64,6 +67,13 @@ def _column(name: str, values, processing, count: int) -> Iterable:
         raise ValueError(f"insert_columns: {name} has {len(values)} values for {count} rows")
     if processor is None or serialized:
         return values
+    key = (id(values), kind)
+    if key not in done_lists:
+        done_lists[key] = _processed(values, processor, memo)
+    return done_lists[key]
+
+
+def _processed(values: list, processor, memo: bool) -> list:
     if not memo:
         return list(map(processor, values))
     try:
@@ -78,7 +88,8 @@ def insert_columns(conn: sa.Connection, table: sa.Table, count: int, columns: di
     if not count:
         return
     sql, order, processors, positional = _prepared(table, conn.dialect, tuple(columns))
-    prepared = [_column(name, columns[name], p, count) for name, p in zip(order, processors, strict=True)]
+    done_lists: dict = {}
+    prepared = [_column(name, columns[name], p, count, done_lists) for name, p in zip(order, processors, strict=True)]
     params = list(zip(*prepared, strict=False))  # Same columns repeat exactly `count` times
     if not positional:
         params = [dict(zip(order, values, strict=True)) for values in params]

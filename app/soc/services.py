@@ -332,6 +332,9 @@ def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: A
         target.number, target.public_id = number, public_id
     severities = [draft.severity for draft in drafts]
     sources = [draft.source for draft in drafts]
+    first_seen = [t.first_seen for t in targets]
+    # One list for both when no event of the batch merged into another: its timestamps are converted once.
+    last_seen = first_seen if not any(t.added for t in targets) else [t.last_seen for t in targets]
     table = Alert.__table__
     conn = db.session.connection()
     # Column by column into one executemany (bulk.insert_columns: compiled once, each bind
@@ -347,7 +350,7 @@ def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: A
         "rule_name": [d.rule_name for d in drafts], "techniques": bulk.Serialized(_techniques_json(drafts)),
         "raw_event": bulk.Serialized([_raw_json(d.raw_event) for d in drafts]),
         "fingerprint": [fp for _i, _d, fp, _t in created],
-        "first_seen": [t.first_seen for t in targets], "last_seen": [t.last_seen for t in targets],
+        "first_seen": first_seen, "last_seen": last_seen,
         "occurrences": [1 + t.added for t in targets], "assignee_id": bulk.Same(None),
         "acknowledged_at": bulk.Same(None), "closed_at": bulk.Same(None),
         "created_at": bulk.Same(now), "updated_at": bulk.Same(now),
@@ -365,7 +368,7 @@ def _insert_new(created: list[tuple[int, AlertDraft, str, _Target]], settings: A
         "tenant_id": bulk.Same(tenant_id), "alert_id": alert_ids, "kind": kinds, "value": values})
     tallies.add(tenant_id, [(AlertStatus.NEW, severity, source) for severity, source in zip(severities, sources,
                                                                                               strict=True)],
-                days=[t.first_seen.astimezone(UTC).date() for t in targets])
+                days=[seen.astimezone(UTC).date() for seen in first_seen])
 
 
 def _techniques_json(drafts: list[AlertDraft]) -> list[str]:
