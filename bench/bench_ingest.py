@@ -226,7 +226,7 @@ def main() -> None:
                        "assignee_id": None, "acknowledged_at": None, "closed_at": None, "created_at": now,
                        "updated_at": now}
                 alerts.append(tuple(p(row[k]) if p and row[k] is not None else row[k]
-                                    for k, (p, _memo) in zip(order, processing, strict=True)))
+                                    for k, (p, _memo, _kind) in zip(order, processing, strict=True)))
                 observables.append([(str(k), v) for k, v in draft.observables])
             tuples.append((alerts[0][order.index("number")], alerts[-1][order.index("number")], alerts, observables))
         raw_conn = db.engine.raw_connection()  # pysqlite: a transaction opens at the first INSERT
