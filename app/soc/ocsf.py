@@ -154,8 +154,10 @@ def _observables(event: dict) -> list[tuple[ObservableKind, str]]:
     for obs in listed if isinstance(listed, list) else ():
         if not isinstance(obs, dict):
             continue
-        type_id = obs.get("type_id")
-        kind = OBSERVABLE_TYPES.get(type_id) if isinstance(type_id, int) else None
+        try:
+            kind = OBSERVABLE_TYPES.get(obs.get("type_id"))
+        except TypeError:  # an unhashable type_id (a list, an object) names no type
+            kind = None
         if kind is ObservableKind.HOST and str(obs.get("name") or "").endswith("domain"):
             kind = ObservableKind.DOMAIN
         if kind is not None:

@@ -169,3 +169,13 @@ def test_submit_takes_a_body_only_python_json_reads(client, tenant_a):
     assert res.status_code == 200, res.get_data(as_text=True)
     assert res.json["data"]["created"] == 1
 
+
+
+def test_malformed_observables_are_skipped_not_fatal():
+    """A list as type_id or a number as observables used to raise TypeError (a 500 for the whole batch)."""
+    from app.soc import ocsf
+
+    event = detection_finding(observables=[{"type_id": 2.0, "value": "192.0.2.1"}, {"type_id": [2], "value": "x"},
+                                           7, {"type_id": 2, "value": "not an ip"}])
+    assert ocsf.to_draft(event).observables[0] == ("ip", "192.0.2.1")
+    assert ("ip", "10.0.4.42") in ocsf.to_draft(detection_finding(observables=5)).observables
