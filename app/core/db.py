@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -52,6 +54,22 @@ class UTCDateTime(sa.TypeDecorator):
 
 def new_public_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_ordered_public_ids(count: int) -> list[str]:
+    """`count` UUIDv7s (RFC 9562): the millisecond time, then 74 random bits.
+
+    For tables written in bulk (alerts): each new id lands at the right-hand end of the public_id
+    index instead of on a random page, so a batch dirties a few index pages rather than one per
+    row — in a large table that is much of what a commit writes. Still unguessable."""
+    head = (time.time_ns() // 1_000_000 & (1 << 48) - 1) << 80 | 0x7 << 76 | 0b10 << 62
+    rand = os.urandom(10 * count)
+    out = []
+    for i in range(0, 10 * count, 10):
+        r = int.from_bytes(rand[i:i + 10], "big")
+        h = f"{head | (r >> 62 & 0xFFF) << 64 | r & (1 << 62) - 1:032x}"
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
 
 
 def public_id_column() -> Mapped[str]:

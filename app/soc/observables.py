@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 
 from app.soc.models import ObservableKind
 
@@ -22,9 +23,29 @@ def normalise(kind: str, value: object) -> tuple[ObservableKind, str]:
     obs_kind = _KINDS.get(str(kind).lower()) if kind is not None else None
     if obs_kind is None:
         raise ObservableError(f"unknown kind {kind!r}; use one of {', '.join(_KINDS)}")
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    return normalise_known(obs_kind, value)
+
+
+def normalise_known(obs_kind: ObservableKind, value: object) -> tuple[ObservableKind, str]:
+    """`normalise` for a kind that is already an ObservableKind (OCSF mapping, per indicator)."""
+    if isinstance(value, str):
+        return _normalised_text(obs_kind, value) if len(value) <= _CACHED_LENGTH else _normalised(obs_kind, value)
+    if not isinstance(value, int) or isinstance(value, bool):
         raise ObservableError("the value must be a string")
-    text = str(value).strip()
+    return _normalised(obs_kind, str(value))
+
+
+_CACHED_LENGTH = 256  # long values (URLs with query strings) rarely repeat and would bloat the cache
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalised_text(obs_kind: ObservableKind, value: str) -> tuple[ObservableKind, str]:
+    # A feed repeats the same hosts, users and addresses in event after event; errors raise and are never cached.
+    return _normalised(obs_kind, value)
+
+
+def _normalised(obs_kind: ObservableKind, value: str) -> tuple[ObservableKind, str]:
+    text = value.strip()
     if not text:
         raise ObservableError("the value is empty")
     if len(text) > MAX_VALUE:
@@ -39,10 +60,19 @@ def normalise(kind: str, value: object) -> tuple[ObservableKind, str]:
     return obs_kind, text
 
 
-@functools.lru_cache(maxsize=65536)
+# A dotted quad without leading zeros is already its own canonical form (what ipaddress would
+# return): most feeds send only these, and parsing each one cost more than the rest of the mapping.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
 def _canonical_ip(text: str) -> str:
-    # Parsing is most of the cost of mapping an event, and feeds repeat the same addresses all
-    # day. Bad values raise, and raising is never cached.
+    return text if _IPV4.fullmatch(text) else _parsed_ip(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed_ip(text: str) -> str:
+    # Feeds repeat the same addresses all day. Bad values raise, and raising is never cached.
     return ipaddress.ip_address(text).compressed
 
 

@@ -6,11 +6,11 @@ Every rejection names the field it is about, in OCSF's dotted path (`finding_inf
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from datetime import UTC, datetime
 
 from app.soc.models import TECHNIQUE_ID, AlertDraft, AlertSeverity, ObservableKind
-from app.soc.observables import ObservableError, normalise, unique
+from app.soc.observables import ObservableError, normalise_known, unique
 
 FINDING_CLASSES = range(2000, 3000)
 MAX_TITLE = 500
@@ -111,24 +111,62 @@ def _techniques(*attack_lists) -> tuple[str, ...]:
     found: list[str] = []
     for attacks in attack_lists:
         for attack in attacks if isinstance(attacks, list) else ():
+            if not isinstance(attack, dict):
+                continue
             for key in ("technique", "sub_technique"):
-                uid = _text(_get(attack, key, "uid")).upper()
-                if TECHNIQUE_ID.match(uid) and uid not in found:
+                uid = _technique_id(_get(attack, key, "uid"))
+                if uid and uid not in found:
                     found.append(uid)
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=4096)
+def _known_technique(uid: str) -> str:
+    upper = uid.strip().upper()
+    return upper if TECHNIQUE_ID.match(upper) else ""
+
+
+def _technique_id(uid) -> str:
+    # A feed names the same few techniques over and over; only short strings are worth caching.
+    if not isinstance(uid, str):
+        return ""
+    return _known_technique(uid) if len(uid) <= 40 else _known_technique.__wrapped__(uid)
+
+
+def _parents(table):
+    # WELL_KNOWN grouped by the object holding the fields (consecutive entries share it), so
+    # mapping looks each parent up once; the order, which picks the primary observable, is kept.
+    groups: list[tuple[tuple[str, ...], list[tuple[str, ObservableKind]]]] = []
+    for path, kind in table:
+        if not groups or groups[-1][0] != path[:-1]:
+            groups.append((path[:-1], []))
+        groups[-1][1].append((path[-1], kind))
+    return tuple((parent, tuple(fields)) for parent, fields in groups)
+
+
+_WELL_KNOWN_BY_PARENT = _parents(WELL_KNOWN)
+
+
 def _observables(event: dict) -> list[tuple[ObservableKind, str]]:
     # Unusable values (an "IP" that is not one) are skipped: one bad indicator must not lose the finding.
-    pairs = []
-    for obs in event.get("observables") or ():
-        kind = OBSERVABLE_TYPES.get(_get(obs, "type_id"))
-        if kind is ObservableKind.HOST and str(_get(obs, "name") or "").endswith("domain"):
+    pairs: list[tuple[ObservableKind, str]] = []
+    listed = event.get("observables")
+    for obs in listed if isinstance(listed, list) else ():
+        if not isinstance(obs, dict):
+            continue
+        try:
+            kind = OBSERVABLE_TYPES.get(obs.get("type_id"))
+        except TypeError:  # an unhashable type_id (a list, an object) names no type
+            kind = None
+        if kind is ObservableKind.HOST and str(obs.get("name") or "").endswith("domain"):
             kind = ObservableKind.DOMAIN
         if kind is not None:
-            _add(pairs, kind, _get(obs, "value"))
-    for path, kind in WELL_KNOWN:
-        _add(pairs, kind, _get(event, *path))
+            _add(pairs, kind, obs.get("value"))
+    for parent, fields in _WELL_KNOWN_BY_PARENT:
+        obj = _get(event, *parent)
+        if isinstance(obj, dict):
+            for key, kind in fields:
+                _add(pairs, kind, obj.get(key))
     url = event.get("url")
     if isinstance(url, str):
         _add(pairs, ObservableKind.URL, url)
@@ -142,8 +180,10 @@ def _observables(event: dict) -> list[tuple[ObservableKind, str]]:
 def _add(pairs: list, kind: ObservableKind, value) -> None:
     if value is None or value == "":
         return
-    with contextlib.suppress(ObservableError):
-        pairs.append(normalise(kind, value))
+    try:
+        pairs.append(normalise_known(kind, value))
+    except ObservableError:  # noqa: SIM105 - try/except is cheaper than suppress() on this per-indicator path
+        return
 
 
 def severity_id_of(severity: AlertSeverity) -> int:
