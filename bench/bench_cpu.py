@@ -7,9 +7,10 @@ The gunicorn benches (bench_requests, bench_soc, bench_compliance) measure what 
 but on a shared 2-core machine their absolute figures move with every other process. This one
 measures what a request costs: CPU seconds (`time.process_time`, so waiting for the scheduler is
 not counted) per request through the Flask test client, signed in through the real form, for a
-bare `Flask()` hello route and for each path, in the same process. The ratio bare/page is a
-ceiling of what the page can reach under gunicorn, where the server adds about the same fixed
-cost to both. `--profile` prints a cProfile of each path.
+bare `Flask()` hello route and for each path, in the same process. Under gunicorn the server's
+HTTP handling and the load generator add a cost to every request, so the gunicorn ratio comes out
+higher than bare/page (about 2× for small answers here). `--profile` prints a cProfile of each
+path; a path written `hx:/…` is sent with HX-Request, as HTMX sends fragment requests.
 
 The instance is one kept by `bench_soc.py --keep` (analyst@bench.test / bench-analyst-password)
 or built by `bench_compliance.prepare` (officer@bench.test / bench-password-0123456789).
