@@ -82,11 +82,11 @@ def reset_request_tenant(token: contextvars.Token) -> None:
     _current.reset(token)
 
 
-def get_or_404(model: type, public_id: str):
+def get_or_404(model: type, public_id: str, message: str | None = None):
     """Load a scoped row by public id; another tenant's row is indistinguishable from none."""
     row = db.session.scalar(sa.select(model).where(model.public_id == str(public_id)))
     if row is None:
-        raise NotFound(f"{model.__name__} not found.")
+        raise NotFound(message or f"{model.__name__} not found.")
     return row
 
 

@@ -23,7 +23,8 @@ from app.approvals.subjects import Subject, SubjectKind, register
 from app.core import audit
 from app.core.actors import Actor
 from app.core.db import atomic, db, utcnow
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, ValidationFailed
+from app.core.tenancy import get_or_404
 from app.governance import ai_classification as questionnaire
 from app.governance.ai_models import (
     AIClassification,
@@ -248,15 +249,8 @@ def request_go_live(system: AISystem, *, actor: Actor, approver_role: str = "adm
         steps=[approvals.StepSpec(name="Go-live approval", role=approver_role, due_hours=7 * 24)])
 
 
-def _system_by_public_id(public_id: str) -> AISystem:
-    system = db.session.scalar(sa.select(AISystem).where(AISystem.public_id == public_id))
-    if system is None:
-        raise NotFound("No such AI system.")
-    return system
-
-
 def _go_live(subject_id: str, request, actor: Actor) -> None:
-    system = _system_by_public_id(subject_id)
+    system = get_or_404(AISystem, subject_id, "No such AI system.")
     if system.deployment_status != DeploymentStatus.AWAITING_GO_LIVE:
         raise Conflict(f"{system.name} is no longer waiting to go live, so it cannot go live now.")
     if system.risk_tier == RiskTier.PROHIBITED:
@@ -266,7 +260,7 @@ def _go_live(subject_id: str, request, actor: Actor) -> None:
 
 
 def _go_live_ended(subject_id: str, request, actor: Actor, outcome: str) -> None:
-    system = _system_by_public_id(subject_id)
+    system = get_or_404(AISystem, subject_id, "No such AI system.")
     if system.deployment_status == DeploymentStatus.AWAITING_GO_LIVE:
         back = system.status_before_go_live or DeploymentStatus.PILOT
         system.deployment_status, system.status_before_go_live = back, None

@@ -18,6 +18,7 @@ from app.core import audit
 from app.core.actors import Actor
 from app.core.db import atomic, db, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.tenancy import get_or_404
 from app.governance.policies_models import (
     Policy,
     PolicyAcknowledgement,
@@ -191,7 +192,7 @@ def request_review(version: PolicyVersion, *, actor: Actor, approver_role: str =
 
 
 def _publish(subject_id: str, request, actor: Actor) -> None:
-    version = _version_by_public_id(subject_id)
+    version = get_or_404(PolicyVersion, subject_id, "No such policy version.")
     if version.status != VersionStatus.IN_REVIEW:
         raise Conflict(f"Version {version.number} is {_status_words(version)}, so it cannot be published now.")
     now = utcnow()
@@ -205,18 +206,11 @@ def _publish(subject_id: str, request, actor: Actor) -> None:
 
 
 def _return_to_draft(subject_id: str, request, actor: Actor, outcome: str) -> None:
-    version = _version_by_public_id(subject_id)
+    version = get_or_404(PolicyVersion, subject_id, "No such policy version.")
     if version.status == VersionStatus.IN_REVIEW:
         version.status = VersionStatus.DRAFT
         audit.record("policy.review_ended", actor=actor, target=version, after={"outcome": outcome,
                                                                                  "approval": request.reference})
-
-
-def _version_by_public_id(public_id: str) -> PolicyVersion:
-    version = db.session.scalar(sa.select(PolicyVersion).where(PolicyVersion.public_id == public_id))
-    if version is None:
-        raise NotFound("No such policy version.")
-    return version
 
 
 def version_link(version: PolicyVersion) -> str:

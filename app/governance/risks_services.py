@@ -20,7 +20,8 @@ from app.compliance.models import Control
 from app.core import audit
 from app.core.actors import Actor
 from app.core.db import atomic, db, utcnow
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, ValidationFailed
+from app.core.tenancy import get_or_404
 from app.governance.ai_models import AISystem
 from app.governance.risks_models import (
     DEFAULT_ACCEPTANCE_THRESHOLD,
@@ -317,15 +318,8 @@ def _start_acceptance(risk: Risk, *, actor: Actor, approver_role: str, note: str
 # --- approval engine callbacks ---------------------------------------------------------------------
 
 
-def _risk_by_public_id(public_id: str) -> Risk:
-    risk = db.session.scalar(sa.select(Risk).where(Risk.public_id == public_id))
-    if risk is None:
-        raise NotFound("No such risk.")
-    return risk
-
-
 def _accepted(subject_id: str, request, actor: Actor) -> None:
-    risk = _risk_by_public_id(subject_id)
+    risk = get_or_404(Risk, subject_id, "No such risk.")
     if risk.acceptance != Acceptance.PENDING:
         raise Conflict(f"{risk.reference} is no longer waiting for acceptance, so it cannot be accepted now.")
     risk.acceptance, risk.acceptance_outcome = Acceptance.ACCEPTED, "approved"
@@ -336,7 +330,7 @@ def _accepted(subject_id: str, request, actor: Actor) -> None:
 
 
 def _not_accepted(subject_id: str, request, actor: Actor, outcome: str) -> None:
-    risk = _risk_by_public_id(subject_id)
+    risk = get_or_404(Risk, subject_id, "No such risk.")
     if risk.acceptance != Acceptance.PENDING:
         return
     restored = risk.previous_treatment or Treatment.MITIGATE
